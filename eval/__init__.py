@@ -1,0 +1,1 @@
+"""Evaluation suite: question set, metrics, runner."""

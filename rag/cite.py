@@ -1,0 +1,120 @@
+"""Citations are core logic: the marker format, the cannot-answer sentinel, and building, parsing,
+stripping and renumbering ``[n]`` markers, fixed in this one module."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rag.types import Chunk, Citation, Quote
+
+__all__ = [
+    "CANNOT_ANSWER",
+    "CITATION_RE",
+    "CitedSentence",
+    "assemble",
+    "is_cannot_answer",
+    "marker",
+    "parse_markers",
+    "renumber",
+    "strip_markers",
+]
+
+#: What the system says when the documents do not contain the answer (and the LLM's sentinel).
+CANNOT_ANSWER = "I could not find this in the documents."
+
+#: A citation marker: ``[3]``, or a group ``[1, 2]`` / ``[1][2]`` (each number parsed separately).
+CITATION_RE = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_SENTENCE_END = re.compile(r"([.!?…]+[\"'”’»)]*)\s*$")
+
+
+def marker(n: int) -> str:
+    """The marker for source ``n``."""
+    return f"[{n}]"
+
+
+def is_cannot_answer(text: str) -> bool:
+    """True when ``text`` is (or starts with) the cannot-answer sentinel."""
+    norm = " ".join(strip_markers(text).split()).lower()
+    return norm.startswith(CANNOT_ANSWER.lower().rstrip(".")) or norm in {"", "i don't know.", "i do not know."}
+
+
+def parse_markers(text: str) -> list[int]:
+    """Every cited number in ``text``, in order of appearance (repeats kept)."""
+    out: list[int] = []
+    for m in CITATION_RE.finditer(text):
+        out.extend(int(x) for x in re.split(r"\s*,\s*", m.group(1)))
+    return out
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without any citation markers."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", CITATION_RE.sub("", text)).strip()
+
+
+def renumber(text: str, mapping: Mapping[int, int]) -> str:
+    """Rewrite markers through ``mapping`` (old → new); numbers not in it are removed (invented keys)."""
+
+    def sub(m: re.Match[str]) -> str:
+        nums = [int(x) for x in re.split(r"\s*,\s*", m.group(1))]
+        kept: list[int] = []
+        for n in nums:
+            if n in mapping and mapping[n] not in kept:
+                kept.append(mapping[n])
+        return "".join(marker(n) for n in kept)
+
+    return re.sub(r"[ \t]+(?=[.,;:!?])", "", CITATION_RE.sub(sub, text)).replace("  ", " ").strip()
+
+
+@dataclass(frozen=True)
+class CitedSentence:
+    """An answer sentence and the evidence quote that supports it."""
+
+    text: str
+    chunk: Chunk
+    start: int
+    end: int
+    score: float
+
+
+def _with_marker(sentence: str, n: int) -> str:
+    return f"{sentence.rstrip()} {marker(n)}"
+
+
+def assemble(sentences: Sequence[CitedSentence]) -> tuple[str, list[Citation]]:
+    """Join sentences into an answer: one number per source (in order of first use), each sentence cited."""
+    numbers: dict[str, int] = {}
+    quotes: dict[str, list[Quote]] = {}
+    firsts: dict[str, CitedSentence] = {}
+    parts: list[str] = []
+    for s in sentences:
+        key = s.chunk.doc_id
+        if key not in numbers:
+            numbers[key] = len(numbers) + 1
+            firsts[key] = s
+            quotes[key] = []
+        quotes[key].append(Quote(text=s.text, start=s.start, end=s.end, chunk_id=s.chunk.chunk_id, score=s.score))
+        parts.append(_with_marker(s.text, numbers[key]))
+    citations = []
+    for key, n in numbers.items():
+        first = firsts[key]
+        meta = first.chunk.meta
+        citations.append(
+            Citation(
+                n=n,
+                source=first.chunk.source,
+                title=first.chunk.title,
+                quote=first.text,
+                chunk_id=first.chunk.chunk_id,
+                score=first.score,
+                start=first.start,
+                end=first.end,
+                publisher=meta.publisher,
+                author=meta.author,
+                date=meta.date,
+                doc_id=key,
+                quotes=tuple(quotes[key]),
+            )
+        )
+    return " ".join(parts), citations

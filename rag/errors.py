@@ -1,0 +1,93 @@
+"""The exception tree: every error a user can meet, each message saying how to fix it.
+
+    RagError
+    ├── ConfigError              bad or missing settings
+    ├── ModelFileError           the packaged model or tokenizer is missing or corrupt
+    ├── InputError               a question or file the pipeline cannot take
+    │   ├── EmptyQuestionError
+    │   └── IngestError          a file that cannot be read or ingested
+    ├── StoreError               the vector store cannot be used
+    │   ├── StoreUnavailableError    (a Chroma server that is down, a store folder that cannot be opened)
+    │   └── EmbeddingMismatchError   (vectors of another embedding model are in the store)
+    └── LLMError                 the LLM endpoint failed (``ask`` falls back to extractive answers)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import store
+
+__all__ = [
+    "ConfigError",
+    "EmbeddingMismatchError",
+    "EmptyQuestionError",
+    "IngestError",
+    "InputError",
+    "LLMError",
+    "ModelFileError",
+    "RagError",
+    "StoreError",
+    "StoreUnavailableError",
+    "translate_store_errors",
+]
+
+
+class RagError(Exception):
+    """Base of every error this package raises."""
+
+
+class ConfigError(RagError):
+    """Settings are invalid or incomplete."""
+
+
+class ModelFileError(RagError):
+    """The packaged embedding model or tokenizer is missing or corrupt."""
+
+
+class InputError(RagError, ValueError):
+    """A question or file the pipeline cannot take."""
+
+
+class EmptyQuestionError(InputError):
+    """The question is empty or whitespace only."""
+
+
+class IngestError(InputError):
+    """A file cannot be read or ingested."""
+
+
+class StoreError(RagError):
+    """The vector store cannot be used."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached or opened."""
+
+
+class EmbeddingMismatchError(StoreError):
+    """The store holds vectors of another embedding model."""
+
+
+class LLMError(RagError):
+    """The LLM endpoint failed or is misconfigured."""
+
+
+_STORE_MAP: dict[type[Exception], type[StoreError]] = {
+    store.StoreUnavailableError: StoreUnavailableError,
+    store.EmbeddingMismatchError: EmbeddingMismatchError,
+    store.StoreError: StoreError,
+}
+
+
+@contextlib.contextmanager
+def translate_store_errors() -> Iterator[None]:
+    """Re-raise the store layer's errors as this package's (store must not import rag)."""
+    try:
+        yield
+    except store.StoreError as exc:
+        for src, dst in _STORE_MAP.items():
+            if isinstance(exc, src):
+                raise dst(str(exc)) from exc
+        raise StoreError(str(exc)) from exc  # pragma: no cover - the map covers the base class

@@ -1,0 +1,144 @@
+"""Sentence splitting with character offsets, and the word tokenisation shared by BM25 and scoring."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["content_words", "is_answer_sentence", "split_sentences", "stem", "words"]
+
+# Abbreviations that end with a period but rarely end a sentence in news text.
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "sgt", "capt", "maj", "rep", "sen", "gov", "pres",
+    "st", "jr", "sr", "no", "vs", "etc", "e.g", "i.e", "u.s", "u.k", "u.n", "inc", "ltd", "co", "corp",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "fig",
+}  # fmt: skip
+
+# A candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)")
+_OPENERS = "\"'“‘«([¿¡"
+
+
+def _starts_sentence(ch: str) -> bool:
+    return ch.isupper() or ch.isdigit() or ch in _OPENERS or not ch.isascii() and not ch.islower()
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Split ``text[start:end]`` into sentences; returns (start, end) offsets, whitespace trimmed.
+
+    Paragraph breaks end a sentence unless the paragraph stops mid-sentence (no terminal
+    punctuation) and the next one starts in lower case — a break inside a sentence.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for p_start, p_end in _paragraphs(text, start, end):
+        s = p_start
+        for m in _BOUNDARY.finditer(text, p_start, p_end):
+            cut = m.end()
+            nxt = _next_non_space(text, cut, p_end)
+            if nxt is None:
+                break
+            if not _starts_sentence(text[nxt]):
+                continue
+            word = _last_word(text, s, m.start())
+            if word.lower().rstrip(".") in _ABBREV or re.fullmatch(r"[A-Z]", word):
+                continue
+            spans.append((s, cut))
+            s = nxt
+        spans.append((s, p_end))
+    return [_trim(text, a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    parts: list[tuple[int, int]] = []
+    pos = start
+    for m in re.finditer(r"\n\s*\n|\n", text[start:end]):
+        a, b = start + m.start(), start + m.end()
+        if text[pos:a].strip():
+            parts.append((pos, a))
+        pos = b
+    if text[pos:end].strip():
+        parts.append((pos, end))
+    merged: list[tuple[int, int]] = []
+    for a, b in parts:
+        a, b = _trim(text, a, b)
+        if merged:
+            pa, pb = merged[-1]
+            prev = text[pa:pb].rstrip()
+            if prev and prev[-1] not in ".!?…:\"'”’»)]" and text[a].islower():
+                merged[-1] = (pa, b)
+                continue
+        merged.append((a, b))
+    return merged
+
+
+def _next_non_space(text: str, pos: int, end: int) -> int | None:
+    while pos < end and text[pos].isspace():
+        pos += 1
+    return pos if pos < end else None
+
+
+def _last_word(text: str, start: int, pos: int) -> str:
+    i = pos
+    while i > start and not text[i - 1].isspace():
+        i -= 1
+    return text[i:pos]
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most
+    my myself no nor not now of off on once only or other our ours ourselves out over own same she should
+    so some such than that the their theirs them themselves then there these they this those through to
+    too under until up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves also us s t said says say like get got one two many much may might must
+    shall within without among upon via per whether tell explain describe happen happened""".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (hyphenated names kept whole), accents folded."""
+    folded = unicodedata.normalize("NFKC", text).replace("’", "'")
+    return [w.lower() for w in _WORD.findall(folded)]
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: 'oppose', 'opposes', 'opposed' and 'opposing' all give 'oppos'."""
+    if len(word) <= 3 or not word.isascii() or "-" in word:
+        return word
+    for suf in ("ations", "ation", "ings", "ing", "ies", "ied", "edly", "ed", "es", "ly", "s"):
+        if word.endswith(suf) and len(word) - len(suf) >= 3:
+            if suf == "s" and word.endswith("ss"):
+                break
+            word = word[: -len(suf)] + ("y" if suf in ("ies", "ied") else "")
+            break
+    if len(word) > 4 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def content_words(text: str) -> list[str]:
+    """Stemmed words minus stopwords: the terms lexical scoring compares."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit() or w.isdigit() and len(w) == 4]
+
+
+def is_answer_sentence(sentence: str) -> bool:
+    """True for sentences that can stand in an answer: not questions, headings or fragments."""
+    s = sentence.strip()
+    if len(words(s)) < 6:
+        return False
+    if s.endswith("?") or s.endswith(":"):
+        return False
+    # A heading or caption has no terminal punctuation.
+    return s[-1] in ".!…\"'”’)»"

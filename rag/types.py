@@ -1,0 +1,188 @@
+"""Typed results that carry the evidence trail: Document → Chunk → ScoredChunk → Answer(citations)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Answer", "Chunk", "Citation", "Document", "Quote", "RemovedLine", "ScoredChunk", "Source"]
+
+
+@dataclass(frozen=True)
+class RemovedLine:
+    """A line cleaning dropped from a document, and the rule that dropped it."""
+
+    line: int
+    text: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """Bibliographic metadata of a document (any field may be unknown)."""
+
+    title: str | None = None
+    publisher: str | None = None
+    author: str | None = None
+    date: str | None = None
+    language: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned document: the text every offset and quote refers to."""
+
+    doc_id: str
+    source: str
+    path: str
+    text: str
+    content_hash: str
+    meta: Source = field(default_factory=Source)
+    removed: tuple[RemovedLine, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """The title, or the file name when unknown."""
+        return self.meta.title or self.source
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences of one document, with its character span in the cleaned text."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    text: str
+    start: int
+    end: int
+    index: int
+    sentences: tuple[tuple[int, int], ...] = ()
+    meta: Source = field(default_factory=Source)
+    #: One L2-normalised vector per sentence (pooled from the chunk's token vectors), when stored.
+    sentence_vectors: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def title(self) -> str:
+        """The document title, or the file name when unknown."""
+        return self.meta.title or self.source
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk with its fused score and the scores of each retriever."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+    @property
+    def source(self) -> str:
+        """File name of the chunk's document."""
+        return self.chunk.source
+
+    @property
+    def chunk_id(self) -> str:
+        """Stable id of the chunk."""
+        return self.chunk.chunk_id
+
+    @property
+    def text(self) -> str:
+        """Text of the chunk."""
+        return self.chunk.text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``retrieved`` entry of the ``--json`` contract."""
+        return {
+            "source": self.source,
+            "chunk_id": self.chunk_id,
+            "score": round(self.score, 6),
+            "text": self.text,
+            "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
+            "lexical_score": None if self.lexical_score is None else round(self.lexical_score, 6),
+            "title": self.chunk.title,
+        }
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Verbatim text of a cleaned source, located by character span."""
+
+    text: str
+    start: int
+    end: int
+    chunk_id: str
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Source number ``n`` of an answer: the document and the verbatim quote(s) that support it."""
+
+    n: int
+    source: str
+    title: str
+    quote: str
+    chunk_id: str
+    score: float
+    start: int
+    end: int
+    publisher: str | None = None
+    author: str | None = None
+    date: str | None = None
+    doc_id: str = ""
+    quotes: tuple[Quote, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``citations`` entry of the ``--json`` contract."""
+        d = asdict(self)
+        d["score"] = round(self.score, 6)
+        d["quotes"] = [{**asdict(q), "score": round(q.score, 6)} for q in self.quotes]
+        return d
+
+
+@dataclass
+class Answer:
+    """An answer whose every sentence cites numbered sources; ``abstained`` when the documents lack it."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    retrieved: list[ScoredChunk]
+    abstained: bool
+    mode: str = "extractive"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notice: str | None = None
+    unverified: list[int] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    standalone_question: str | None = None
+    #: The best sentence score behind the answer: below ``answer.min_evidence`` the pipeline abstains.
+    evidence: float | None = None
+
+    def citation(self, n: int) -> Citation:
+        """The citation numbered ``n``."""
+        for c in self.citations:
+            if c.n == n:
+                return c
+        raise KeyError(n)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable ``rag ask --json`` contract."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieved": [r.to_dict() for r in self.retrieved],
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "notice": self.notice,
+            "unverified": list(self.unverified),
+            "usage": dict(self.usage),
+            "standalone_question": self.standalone_question,
+            "evidence": None if self.evidence is None else round(self.evidence, 4),
+        }

@@ -1,0 +1,291 @@
+"""Chroma behind the :class:`~store.types.VectorStore` interface: embedded or a ``chroma run`` server."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from store.types import DocRecord, EmbeddingMismatchError, Hit, Record, Scalar, StoreError, StoreUnavailableError
+
+T = TypeVar("T")
+
+#: Chroma refuses batches larger than 5,461 records.
+MAX_BATCH = 5000
+
+
+def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Scalar]:
+    # Chroma metadata values must be scalars and never None.
+    return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
+
+
+class ChromaStore:
+    """Chunks in one collection, documents in another; vectors always supplied by the caller."""
+
+    def __init__(self, client: Any, name: str, location: str, timeout: float | None = None) -> None:
+        self._client = client
+        self.name = name
+        self.location = location
+        self._timeout = timeout
+        self._lock = threading.RLock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4) if timeout else None
+        self._chunks = self._call(lambda: self._collection(f"{name}_chunks"))
+        self._docs = self._call(lambda: self._collection(f"{name}_docs"))
+
+    # -- plumbing ---------------------------------------------------------
+    def _collection(self, name: str, metadata: Mapping[str, Scalar] | None = None) -> Any:
+        meta: dict[str, Scalar] = {"hnsw:space": "cosine"}
+        meta.update(metadata or {})
+        return self._client.get_or_create_collection(name=name, metadata=meta, embedding_function=None)
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run one Chroma call, turning transport failures and hangs into StoreUnavailableError."""
+        try:
+            if self._pool is None:
+                return fn()
+            # The HTTP client has no timeout of its own: bound every call here.
+            return self._pool.submit(fn).result(timeout=self._timeout)
+        except concurrent.futures.TimeoutError as exc:
+            raise StoreUnavailableError(
+                f"the Chroma server at {self.location} did not answer within {self._timeout:g} s; "
+                "check that it is running (chroma run ...) or raise RAG_CHROMA_TIMEOUT"
+            ) from exc
+        except StoreError:
+            raise
+        except Exception as exc:
+            if _is_transport_error(exc):
+                raise StoreUnavailableError(
+                    f"lost the Chroma server at {self.location}: {type(exc).__name__}: {exc}; "
+                    "check that it is running (chroma run ...)"
+                ) from exc
+            if "readonly database" in str(exc) or "no such table" in str(exc):
+                raise StoreUnavailableError(
+                    f"the store at {self.location} cannot be written ({exc}); "
+                    "was its folder deleted while in use? restart the program"
+                ) from exc
+            raise StoreError(f"Chroma error at {self.location}: {type(exc).__name__}: {exc}") from exc
+
+    # -- model guard ------------------------------------------------------
+    def check_model(self, model_id: str, dim: int) -> None:
+        """Refuse to mix vectors of two embedding models in one collection."""
+        with self._lock:
+            meta = dict(self._chunks.metadata or {})
+            stored = meta.get("embed_model")
+            if stored == model_id:
+                return
+            if stored is not None and self.count() > 0:
+                raise EmbeddingMismatchError(
+                    f"the store at {self.location} holds vectors of embedding model {stored!r}, "
+                    f"but the settings use {model_id!r}; run `rag ingest --rebuild` to re-embed everything "
+                    "with the current model (or switch the setting back)"
+                )
+            # Empty or unlabelled: (re)create both collections labelled with this model.
+            self._call(lambda: self._client.delete_collection(f"{self.name}_chunks"))
+            self._call(lambda: self._client.delete_collection(f"{self.name}_docs"))
+            label: dict[str, Scalar] = {"embed_model": model_id, "dim": dim}
+            self._chunks = self._call(lambda: self._collection(f"{self.name}_chunks", label))
+            self._docs = self._call(lambda: self._collection(f"{self.name}_docs", label))
+
+    # -- chunks -----------------------------------------------------------
+    def add(self, records: Sequence[Record]) -> None:
+        """Upsert chunk records in batches Chroma accepts."""
+        for b in range(0, len(records), MAX_BATCH):
+            batch = records[b : b + MAX_BATCH]
+            self._call(
+                lambda batch=batch: self._chunks.upsert(  # type: ignore[misc]
+                    ids=[r.id for r in batch],
+                    embeddings=np.stack([r.vector for r in batch]).astype(np.float32),
+                    documents=[r.text for r in batch],
+                    metadatas=[_clean_meta(r.metadata) for r in batch],
+                )
+            )
+
+    def query(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """Nearest chunks by cosine similarity, best first."""
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        res = self._call(
+            lambda: self._chunks.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=n,
+                include=["documents", "metadatas", "distances"],
+            )
+        )
+        return [
+            Hit(id=i, text=t or "", metadata=m or {}, score=1.0 - float(d))
+            for i, t, m, d in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        ]
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        """Chunks by id, in the order asked."""
+        if not ids:
+            return []
+        res = self._call(lambda: self._chunks.get(ids=list(ids), include=["documents", "metadatas"]))
+        by_id = {
+            i: Hit(id=i, text=t or "", metadata=m or {})
+            for i, t, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def iter_chunks(self, batch: int = MAX_BATCH) -> Iterator[Hit]:
+        """Every chunk, paged."""
+        offset = 0
+        while True:
+            res = self._call(
+                lambda offset=offset: self._chunks.get(  # type: ignore[misc]
+                    include=["documents", "metadatas"], limit=batch, offset=offset
+                )
+            )
+            ids = res["ids"]
+            for i, t, m in zip(ids, res["documents"], res["metadatas"], strict=True):
+                yield Hit(id=i, text=t or "", metadata=m or {})
+            if len(ids) < batch:
+                return
+            offset += batch
+
+    def count(self) -> int:
+        """Number of chunks."""
+        return int(self._call(lambda: self._chunks.count()))
+
+    def delete_doc_chunks(self, doc_id: str) -> int:
+        """Delete one document's chunks."""
+        res = self._call(lambda: self._chunks.get(where={"doc_id": doc_id}, include=[]))
+        ids = res["ids"]
+        for b in range(0, len(ids), MAX_BATCH):
+            self._call(lambda b=b: self._chunks.delete(ids=ids[b : b + MAX_BATCH]))  # type: ignore[misc]
+        return len(ids)
+
+    # -- documents --------------------------------------------------------
+    def put_document(self, doc: DocRecord) -> None:
+        """Write a document record (the commit mark of its ingest)."""
+        self._call(
+            lambda: self._docs.upsert(
+                ids=[doc.id],
+                embeddings=np.asarray([doc.vector], dtype=np.float32),
+                documents=[doc.text],
+                metadatas=[_clean_meta(doc.metadata)],
+            )
+        )
+
+    def delete_document(self, doc_id: str) -> None:
+        """Delete a document record."""
+        self._call(lambda: self._docs.delete(ids=[doc_id]))
+
+    def documents(self) -> list[DocRecord]:
+        """Every document record, without text or vector."""
+        res = self._call(lambda: self._docs.get(include=["metadatas"]))
+        return [
+            DocRecord(id=i, vector=np.zeros(0, dtype=np.float32), text="", metadata=m or {})
+            for i, m in zip(res["ids"], res["metadatas"], strict=True)
+        ]
+
+    def document(self, doc_id: str) -> DocRecord | None:
+        """One document record with its cleaned text."""
+        res = self._call(lambda: self._docs.get(ids=[doc_id], include=["documents", "metadatas"]))
+        if not res["ids"]:
+            return None
+        return DocRecord(
+            id=doc_id,
+            vector=np.zeros(0, dtype=np.float32),
+            text=res["documents"][0] or "",
+            metadata=res["metadatas"][0] or {},
+        )
+
+    def reset(self) -> None:
+        """Drop both collections and start empty."""
+        with self._lock:
+            for suffix in ("_chunks", "_docs"):
+                try:
+                    self._call(lambda suffix=suffix: self._client.delete_collection(self.name + suffix))  # type: ignore[misc]
+                except StoreError:
+                    pass  # already gone
+            self._chunks = self._call(lambda: self._collection(f"{self.name}_chunks"))
+            self._docs = self._call(lambda: self._collection(f"{self.name}_docs"))
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(
+        names
+        & {"ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError", "ConnectionError", "NetworkError"}
+    ) or isinstance(exc, ConnectionError | OSError)
+
+
+def _heartbeat(host: str, port: int, ssl: bool, headers: Mapping[str, str], timeout: float) -> None:
+    conn_cls = http.client.HTTPSConnection if ssl else http.client.HTTPConnection
+    conn = conn_cls(host, port, timeout=timeout)
+    try:
+        conn.request("GET", "/api/v2/heartbeat", headers=dict(headers))
+        resp = conn.getresponse()
+        body = resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise StoreUnavailableError(
+            f"cannot reach the Chroma server at {host}:{port} ({type(exc).__name__}: {exc}); "
+            f"start it with `chroma run --path DIR --host {host} --port {port}` or unset RAG_CHROMA_HOST "
+            "to use the local store"
+        ) from exc
+    finally:
+        conn.close()
+    if resp.status in (401, 403):
+        raise StoreUnavailableError(
+            f"the Chroma server at {host}:{port} refused our credentials (HTTP {resp.status}); "
+            "check RAG_CHROMA_AUTH_TOKEN / RAG_CHROMA_AUTH_HEADER"
+        )
+    if resp.status != 200:
+        raise StoreUnavailableError(
+            f"the Chroma server at {host}:{port} answered HTTP {resp.status} to its heartbeat: {body[:200]!r}"
+        )
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        raise StoreUnavailableError(f"{host}:{port} answered, but not as a Chroma server") from exc
+
+
+def open_store(
+    *,
+    path: Path | None = None,
+    host: str | None = None,
+    port: int = 8000,
+    ssl: bool = False,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+    collection: str = "rag",
+) -> ChromaStore:
+    """Open the embedded store at ``path``, or the Chroma server at ``host:port`` when host is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    if host:
+        _heartbeat(host, port, ssl, headers or {}, timeout=min(timeout, 5.0))
+        try:
+            client = chromadb.HttpClient(
+                host=host,
+                port=port,
+                ssl=ssl,
+                headers=dict(headers or {}),
+                # HttpClient writes host and port into the settings object: a fresh one each time.
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+        except Exception as exc:
+            raise StoreUnavailableError(f"cannot connect to the Chroma server at {host}:{port}: {exc}") from exc
+        return ChromaStore(client, collection, location=f"{'https' if ssl else 'http'}://{host}:{port}", timeout=timeout)
+    if path is None:
+        raise StoreError("no store path given")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as exc:
+        raise StoreUnavailableError(
+            f"cannot open the store folder {path}: {type(exc).__name__}: {exc}; "
+            "check its permissions or point RAG_STORE_PATH elsewhere"
+        ) from exc
+    return ChromaStore(client, collection, location=str(path))

@@ -1,0 +1,107 @@
+"""Plain records and the narrow store interface the pipeline depends on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+Scalar = str | int | float | bool
+
+
+class StoreError(Exception):
+    """The vector store cannot be used."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached or opened."""
+
+
+class EmbeddingMismatchError(StoreError):
+    """The store holds vectors of another embedding model."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One chunk: id, vector, text and flat metadata."""
+
+    id: str
+    vector: np.ndarray
+    text: str
+    metadata: Mapping[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    """One document: its cleaned text and metadata (vector: mean of its chunks)."""
+
+    id: str
+    vector: np.ndarray
+    text: str
+    metadata: Mapping[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A stored chunk returned by a query or a lookup; ``score`` is cosine similarity."""
+
+    id: str
+    text: str
+    metadata: Mapping[str, Scalar]
+    score: float = 0.0
+
+
+class VectorStore(Protocol):
+    """What the pipeline needs from a vector store."""
+
+    location: str
+
+    def check_model(self, model_id: str, dim: int) -> None:
+        """Raise EmbeddingMismatchError if the store holds vectors of another model."""
+        ...
+
+    def add(self, records: Sequence[Record]) -> None:
+        """Add or replace chunk records."""
+        ...
+
+    def query(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """Return the k nearest chunks, best first."""
+        ...
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        """Return chunks by id, in the order asked (missing ids are skipped)."""
+        ...
+
+    def iter_chunks(self, batch: int = 5000) -> Iterator[Hit]:
+        """Yield every stored chunk (for building the lexical index)."""
+        ...
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        ...
+
+    def delete_doc_chunks(self, doc_id: str) -> int:
+        """Delete every chunk whose metadata ``doc_id`` matches; return how many."""
+        ...
+
+    def put_document(self, doc: DocRecord) -> None:
+        """Write (or replace) a document record: the commit mark of its ingest."""
+        ...
+
+    def delete_document(self, doc_id: str) -> None:
+        """Delete a document record."""
+        ...
+
+    def documents(self) -> list[DocRecord]:
+        """Every document record (vectors omitted)."""
+        ...
+
+    def document(self, doc_id: str) -> DocRecord | None:
+        """One document record with its text, or None."""
+        ...
+
+    def reset(self) -> None:
+        """Delete everything (``rag ingest --rebuild``)."""
+        ...
