@@ -74,9 +74,7 @@ def hit_at_k(retrieved_sources: Sequence[str], gold: Collection[str], k: int) ->
     return 1.0 if any(src in gold for src in retrieved_sources[:k]) else 0.0
 
 
-def recall_at_k(
-    retrieved_sources: Sequence[str], gold: Collection[str], k: int
-) -> float:
+def recall_at_k(retrieved_sources: Sequence[str], gold: Collection[str], k: int) -> float:
     """Return the share of distinct gold sources in the first k retrieved; ValueError if gold empty."""
     _check_k(k)
     gold_set = set(gold)
@@ -133,9 +131,7 @@ def citation_validity(pairs: Sequence[tuple[str, str]]) -> float | None:
     return valid / len(pairs)
 
 
-def citation_recall(
-    sentences: Sequence[tuple[str, Sequence[str]]], support: Support
-) -> float | None:
+def citation_recall(sentences: Sequence[tuple[str, Sequence[str]]], support: Support) -> float | None:
     """Return ALCE citation recall: share of sentences fully supported by their cited passages.
 
     ``sentences`` holds ``(sentence, cited_passage_texts)`` pairs. A sentence is
@@ -145,15 +141,11 @@ def citation_recall(
     """
     if not sentences:
         return None
-    recalled = sum(
-        1 for sentence, cited in sentences if cited and support(sentence, list(cited))
-    )
+    recalled = sum(1 for sentence, cited in sentences if cited and support(sentence, list(cited)))
     return recalled / len(sentences)
 
 
-def citation_precision(
-    sentences: Sequence[tuple[str, Sequence[str]]], support: Support
-) -> float | None:
+def citation_precision(sentences: Sequence[tuple[str, Sequence[str]]], support: Support) -> float | None:
     """Return ALCE citation precision: share of all citations that are not irrelevant.
 
     Definition (Gao et al. 2023, "Enabling Large Language Models to Generate
@@ -194,9 +186,7 @@ def citation_precision(
     return precise / total
 
 
-def abstention_scores(
-    predicted: Sequence[bool], unanswerable: Sequence[bool]
-) -> dict[str, float]:
+def abstention_scores(predicted: Sequence[bool], unanswerable: Sequence[bool]) -> dict[str, float]:
     """Return precision/recall/F1 for the positive class "abstained / cannot answer".
 
     ``predicted[i]`` is True when the system abstained on item i and
@@ -207,7 +197,7 @@ def abstention_scores(
     """
     if len(predicted) != len(unanswerable):
         raise ValueError("predicted and unanswerable must have the same length")
-    tp = sum(1 for p, u in zip(predicted, unanswerable) if p and u)
+    tp = sum(1 for p, u in zip(predicted, unanswerable, strict=True) if p and u)
     n_pred = sum(1 for p in predicted if p)
     n_gold = sum(1 for u in unanswerable if u)
     precision = tp / n_pred if n_pred else 0.0

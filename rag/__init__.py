@@ -1,9 +1,9 @@
 """Question answering over your documents, every sentence proved by a citation.
 
-    >>> import rag
-    >>> a = rag.ask("Why does ISKP oppose the Taliban?")
-    >>> print(a.text)           # sentences ending in [n]
-    >>> a.citations[0].quote    # verbatim text of the cited source
+>>> import rag
+>>> a = rag.ask("Why does ISKP oppose the Taliban?")
+>>> print(a.text)           # sentences ending in [n]
+>>> a.citations[0].quote    # verbatim text of the cited source
 """
 
 from __future__ import annotations

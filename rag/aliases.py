@@ -37,6 +37,7 @@ class Aliases:
                 (sensitive if v in exact else insensitive).append((v, group.canonical))
         self._lookup_ci = {v.lower(): c for v, c in insensitive}
         self._lookup_cs = dict(sensitive)
+
         # Longest first so "ISIS-Khorasan" wins over "ISIS"; boundaries keep "IS" out of "ISLAND".
         def alternation(items: list[tuple[str, str]]) -> str:
             names = sorted({v for v, _ in items}, key=len, reverse=True)
@@ -98,9 +99,9 @@ class Aliases:
         return out
 
     def dense_query(self, text: str) -> str:
-        """The question with each entity's first mention followed by its display form, so the embedder sees the full name."""
+        """The question with each entity's first mention followed by its display form (for the embedder)."""
         pieces, pos, seen = [], 0, set()
-        for a, b, canon in self.find(text):
+        for _, b, canon in self.find(text):
             if canon in seen:
                 continue
             seen.add(canon)

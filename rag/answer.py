@@ -22,7 +22,7 @@ __all__ = ["Candidate", "ExtractiveAnswerer", "Selection"]
 W_SEMANTIC = 0.65
 W_LEXICAL = 0.35
 # A later sentence must score at least this share of the best one to join the answer.
-RELATIVE_CUTOFF = 0.80
+RELATIVE_CUTOFF = 0.70
 # Near-duplicates (the same fact told twice) are skipped.
 DUPLICATE_COSINE = 0.90
 DUPLICATE_JACCARD = 0.6
@@ -150,7 +150,14 @@ class ExtractiveAnswerer:
     def _duplicate(c: Candidate, chosen: Sequence[Candidate]) -> bool:
         cw = set(words(c.text))
         for o in chosen:
-            if c.vector is not None and o.vector is not None and float(c.vector @ o.vector) > DUPLICATE_COSINE:
+            # Neighbouring sentences share context in their pooled vectors: compare vectors across documents only.
+            same_doc = c.item.chunk.doc_id == o.item.chunk.doc_id
+            if (
+                not same_doc
+                and c.vector is not None
+                and o.vector is not None
+                and float(c.vector @ o.vector) > DUPLICATE_COSINE
+            ):
                 return True
             ow = set(words(o.text))
             if cw and ow and len(cw & ow) / len(cw | ow) > DUPLICATE_JACCARD:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rag.text import split_sentences
 from rag.types import Chunk, Citation, Quote
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "CITATION_RE",
     "CitedSentence",
     "assemble",
+    "cited_sentences",
     "is_cannot_answer",
     "marker",
     "parse_markers",
@@ -45,6 +47,20 @@ def parse_markers(text: str) -> list[int]:
     out: list[int] = []
     for m in CITATION_RE.finditer(text):
         out.extend(int(x) for x in re.split(r"\s*,\s*", m.group(1)))
+    return out
+
+
+def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into (sentence without markers, cited numbers); markers bind to the sentence before them."""
+    out: list[tuple[str, list[int]]] = []
+    for a, b in split_sentences(text):
+        seg = text[a:b]
+        lead = re.match(r"^(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+", seg)
+        if lead and out:
+            out[-1][1].extend(parse_markers(lead.group()))
+            seg = seg[lead.end() :]
+        if strip_markers(seg):
+            out.append((strip_markers(seg), parse_markers(seg)))
     return out
 
 

@@ -46,9 +46,7 @@ def _rules(path: Path = _RULES_PATH) -> tuple[_Rule, ...]:
     return tuple(
         _Rule(
             name=r["name"],
-            pattern=re.compile(
-                r"(?:" + r["pattern"] + r")", 0 if r.get("case_sensitive") else re.IGNORECASE
-            ),
+            pattern=re.compile(r"(?:" + r["pattern"] + r")", 0 if r.get("case_sensitive") else re.IGNORECASE),
             header_only=bool(r.get("header_only")),
             max_words=r.get("max_words"),
         )

@@ -1,15 +1,15 @@
 """The exception tree: every error a user can meet, each message saying how to fix it.
 
-    RagError
-    ├── ConfigError              bad or missing settings
-    ├── ModelFileError           the packaged model or tokenizer is missing or corrupt
-    ├── InputError               a question or file the pipeline cannot take
-    │   ├── EmptyQuestionError
-    │   └── IngestError          a file that cannot be read or ingested
-    ├── StoreError               the vector store cannot be used
-    │   ├── StoreUnavailableError    (a Chroma server that is down, a store folder that cannot be opened)
-    │   └── EmbeddingMismatchError   (vectors of another embedding model are in the store)
-    └── LLMError                 the LLM endpoint failed (``ask`` falls back to extractive answers)
+RagError
+├── ConfigError              bad or missing settings
+├── ModelFileError           the packaged model or tokenizer is missing or corrupt
+├── InputError               a question or file the pipeline cannot take
+│   ├── EmptyQuestionError
+│   └── IngestError          a file that cannot be read or ingested
+├── StoreError               the vector store cannot be used
+│   ├── StoreUnavailableError    (a Chroma server that is down, a store folder that cannot be opened)
+│   └── EmbeddingMismatchError   (vectors of another embedding model are in the store)
+└── LLMError                 the LLM endpoint failed (``ask`` falls back to extractive answers)
 """
 
 from __future__ import annotations

@@ -118,7 +118,9 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], lis
 def _walk(root: Path, follow: bool, failed: list[tuple[str, str]]) -> Iterator[Path]:
     base = root.resolve()
     visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow, onerror=lambda e: failed.append((str(e.filename), e.strerror or str(e)))):
+    for dirpath, dirnames, filenames in os.walk(
+        root, followlinks=follow, onerror=lambda e: failed.append((str(e.filename), e.strerror or str(e)))
+    ):
         d = Path(dirpath)
         try:
             st = d.stat()
@@ -143,7 +145,9 @@ def _walk(root: Path, follow: bool, failed: list[tuple[str, str]]) -> Iterator[P
                     failed.append((str(f), "broken or looping symlink; skipped"))
                     continue
                 if not follow and not target.is_relative_to(base):
-                    failed.append((str(f), "symlink points outside the folder; skipped (set RAG_INGEST_FOLLOW_SYMLINKS=1)"))
+                    failed.append(
+                        (str(f), "symlink points outside the folder; skipped (set RAG_INGEST_FOLLOW_SYMLINKS=1)")
+                    )
                     continue
             yield f
 
@@ -198,7 +202,7 @@ def _chunk_records(doc: Document, chunks: Sequence[Chunk], embedder: Embedder) -
 def _doc_record(doc: Document, vecs: np.ndarray, n_chunks: int, signature: str, model_id: str) -> DocRecord:
     mean = vecs.mean(axis=0)
     mean = mean / max(float(np.linalg.norm(mean)), 1e-9)
-    meta = {
+    meta: dict[str, Any] = {
         "source": doc.source,
         "path": doc.path,
         "title": doc.meta.title,
@@ -215,7 +219,12 @@ def _doc_record(doc: Document, vecs: np.ndarray, n_chunks: int, signature: str, 
         "notes": json.dumps(list(doc.notes), ensure_ascii=False),
         "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return DocRecord(id=doc.doc_id, vector=mean.astype(np.float32), text=doc.text, metadata=meta)
+    return DocRecord(
+        id=doc.doc_id,
+        vector=mean.astype(np.float32),
+        text=doc.text,
+        metadata={k: v for k, v in meta.items() if v is not None},
+    )
 
 
 def _progress(total: int, show: bool) -> Any:

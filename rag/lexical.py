@@ -16,8 +16,20 @@ from rag.text import content_words
 
 __all__ = ["LexicalIndex", "lexical_tokens"]
 
-#: Bump when tokenisation changes, so cached indexes are rebuilt.
-TOKENIZER_VERSION = "3"
+#: Bump when the index format changes; tokeniser code and alias data are hashed in as well.
+INDEX_VERSION = "1"
+
+
+def tokenizer_fingerprint(aliases_path: Path | None = None) -> str:
+    """Changes whenever tokenisation could change, so a cached index is never stale."""
+    import hashlib
+
+    from rag import aliases, text
+
+    h = hashlib.sha256(INDEX_VERSION.encode())
+    for path in (Path(text.__file__), Path(__file__), aliases_path or aliases.DEFAULT_PATH):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def lexical_tokens(text: str, aliases: Aliases) -> list[str]:
@@ -80,7 +92,7 @@ class LexicalIndex:
         if self._bm25 is not None:
             self._bm25.save(str(tmp / "bm25"))  # type: ignore[attr-defined]
         (tmp / "meta.json").write_text(
-            json.dumps({"signature": signature, "version": TOKENIZER_VERSION, "ids": self.ids, "df": self.df}),
+            json.dumps({"signature": signature, "ids": self.ids, "df": self.df}),
             encoding="utf-8",
         )
         shutil.rmtree(folder, ignore_errors=True)
@@ -94,7 +106,7 @@ class LexicalIndex:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if meta.get("signature") != signature or meta.get("version") != TOKENIZER_VERSION:
+        if meta.get("signature") != signature:
             return None
         bm25 = None
         if meta["ids"]:

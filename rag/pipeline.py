@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -17,7 +18,7 @@ from rag.cite import CANNOT_ANSWER, assemble
 from rag.embed import Embedder, make_embedder
 from rag.errors import EmptyQuestionError, RagError, translate_store_errors
 from rag.ingest import IngestReport, ingest_paths
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, Document, RemovedLine, Source
@@ -69,12 +70,18 @@ def _info(doc_id: str, m: Any) -> DocumentInfo:
         source=str(m.get("source", "")),
         path=str(m.get("path", "")),
         meta=Source(
-            title=opt("title"), publisher=opt("publisher"), author=opt("author"), date=opt("date"), language=opt("language")
+            title=opt("title"),
+            publisher=opt("publisher"),
+            author=opt("author"),
+            date=opt("date"),
+            language=opt("language"),
         ),
         chunks=int(m.get("n_chunks", 0)),
         chars=int(m.get("chars", 0)),
         ingested_at=str(m.get("ingested_at", "")),
-        removed=tuple(RemovedLine(line=int(a), rule=str(b), text=str(c)) for a, b, c in json.loads(str(m.get("removed", "[]")))),
+        removed=tuple(
+            RemovedLine(line=int(a), rule=str(b), text=str(c)) for a, b, c in json.loads(str(m.get("removed", "[]")))
+        ),
         notes=tuple(json.loads(str(m.get("notes", "[]")))),
     )
 
@@ -82,7 +89,9 @@ def _info(doc_id: str, m: Any) -> DocumentInfo:
 class Pipeline:
     """Ingest documents and answer questions with verified citations; safe to share across threads."""
 
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None, store: VectorStore | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, embedder: Embedder | None = None, store: VectorStore | None = None
+    ) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or make_embedder(settings)
         if store is None:
@@ -118,7 +127,8 @@ class Pipeline:
     def _signature(self) -> str:
         docs = self._documents()
         data = sorted((k, str(v.get("content_hash")), str(v.get("signature"))) for k, v in docs.items())
-        return hashlib.sha256(json.dumps([self.store.location, data]).encode()).hexdigest()[:20]
+        tok = tokenizer_fingerprint(self.settings.retrieve.aliases_path)
+        return hashlib.sha256(json.dumps([self.store.location, tok, data]).encode()).hexdigest()[:20]
 
     def _cache_dir(self) -> Path:
         base = self.settings.store.cache_dir
@@ -139,10 +149,9 @@ class Pipeline:
                             (h.id, h.text) for h in self.store.iter_chunks() if h.metadata.get("doc_id") in committed
                         ]
                     index = LexicalIndex.build(items, self.aliases)
-                    try:
+                    # A read-only cache folder only costs a rebuild next time.
+                    with contextlib.suppress(OSError):
                         index.save(cache, sig)
-                    except OSError:
-                        pass  # a read-only cache folder only costs a rebuild next time
                 self._lexical = index
             return self._lexical
 
@@ -159,7 +168,12 @@ class Pipeline:
 
     # -- ingest ---------------------------------------------------------------
     def ingest(
-        self, paths: Sequence[str | Path] | None = None, *, prune: bool = False, rebuild: bool = False, progress: bool = False
+        self,
+        paths: Sequence[str | Path] | None = None,
+        *,
+        prune: bool = False,
+        rebuild: bool = False,
+        progress: bool = False,
     ) -> IngestReport:
         """Ingest files or folders (default: the seed documents)."""
         targets = [Path(p) for p in paths] if paths else [self.settings.ingest.seeds_path]
@@ -208,7 +222,9 @@ class Pipeline:
         q = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t")
         q = " ".join(q.split())
         if not q:
-            raise EmptyQuestionError("the question is empty: ask something, e.g. rag ask \"Why does ISKP oppose the Taliban?\"")
+            raise EmptyQuestionError(
+                'the question is empty: ask something, e.g. rag ask "Why does ISKP oppose the Taliban?"'
+            )
         limit = self.settings.answer.max_question_chars
         if len(q) > limit:
             return q[:limit], f"The question was {len(q):,} characters long; only its first {limit:,} were used."
@@ -267,6 +283,11 @@ def _open(settings: Settings) -> VectorStore:
     c = settings.chroma
     if c.host:
         return open_store(
-            host=c.host, port=c.port, ssl=c.ssl, headers=c.headers(), timeout=c.timeout, collection=settings.store.collection
+            host=c.host,
+            port=c.port,
+            ssl=c.ssl,
+            headers=c.headers(),
+            timeout=c.timeout,
+            collection=settings.store.collection,
         )
     return open_store(path=settings.store.path, collection=settings.store.collection)

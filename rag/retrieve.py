@@ -63,6 +63,25 @@ def chunk_from_hit(hit: Hit, dim: int) -> Chunk:
     )
 
 
+def _fuse(dense: list[Hit], lexical: list[tuple[str, float]], cfg: RetrieveSettings) -> dict[str, float]:
+    """Combine the two rankings into one score per chunk id."""
+    fused: dict[str, float] = {}
+    if cfg.fusion == "rrf":
+        for rank, h in enumerate(dense):
+            fused[h.id] = fused.get(h.id, 0.0) + cfg.dense_weight / (cfg.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(lexical):
+            fused[cid] = fused.get(cid, 0.0) + cfg.lexical_weight / (cfg.rrf_k + rank + 1)
+        return fused
+    # Convex combination (Bruch et al. 2023): cosine is already on a fixed scale; BM25 is
+    # divided by the best BM25 score of this query.
+    top_lex = max((s for _, s in lexical), default=0.0)
+    for h in dense:
+        fused[h.id] = cfg.dense_weight * max(h.score, 0.0)
+    for cid, s in lexical:
+        fused[cid] = fused.get(cid, 0.0) + (cfg.lexical_weight * s / top_lex if top_lex > 0 else 0.0)
+    return fused
+
+
 @dataclass(frozen=True)
 class Query:
     """A question prepared for retrieval: dense text, lexical tokens and its vector."""
@@ -108,11 +127,7 @@ class HybridRetriever:
         # Chunks of a document whose ingest has not finished are invisible.
         dense = [h for h in self.store.query(query.vector, n) if h.metadata.get("doc_id") in committed]
         lexical = self._lexical().search(query.tokens, n)
-        fused: dict[str, float] = {}
-        for rank, h in enumerate(dense):
-            fused[h.id] = fused.get(h.id, 0.0) + cfg.dense_weight / (cfg.rrf_k + rank + 1)
-        for rank, (cid, _) in enumerate(lexical):
-            fused[cid] = fused.get(cid, 0.0) + cfg.lexical_weight / (cfg.rrf_k + rank + 1)
+        fused = _fuse(dense, lexical, cfg)
         best = sorted(fused, key=lambda c: -fused[c])[:k]
         hits = {h.id: h for h in dense}
         missing = [c for c in best if c not in hits]

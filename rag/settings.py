@@ -57,7 +57,9 @@ class ChromaSettings(BaseModel):
         "Authorization",
         description="Header carrying the token (RAG_CHROMA_AUTH_HEADER); 'Authorization' sends 'Bearer <token>'.",
     )
-    timeout: float = Field(10.0, description="Seconds any one server call may take before it fails (RAG_CHROMA_TIMEOUT).")
+    timeout: float = Field(
+        10.0, description="Seconds any one server call may take before it fails (RAG_CHROMA_TIMEOUT)."
+    )
 
     def headers(self) -> dict[str, str]:
         """HTTP headers for the server, with the auth token if any."""
@@ -95,9 +97,16 @@ class RetrieveSettings(BaseModel):
 
     top_k: int = Field(5, ge=1, le=50, description="Chunks passed to the answerer (CLI: --top-k).")
     candidates: int = Field(20, ge=1, le=200, description="Candidates each retriever contributes before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
-    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex",
+        description=(
+            "'convex': weighted sum of cosine similarity and max-normalised BM25 score; "
+            "'rrf': reciprocal rank fusion (ignores score gaps)."
+        ),
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (fusion='rrf').")
+    dense_weight: float = Field(0.6, ge=0, description="Weight of the dense side in fusion.")
+    lexical_weight: float = Field(0.4, ge=0, description="Weight of the BM25 side in fusion.")
     aliases_path: Path | None = Field(
         None, description="JSON file of entity name variants; default: the packaged rag/data/aliases.json."
     )
@@ -107,11 +116,12 @@ class AnswerSettings(BaseModel):
     """How answers are written."""
 
     mode: Literal["auto", "extractive", "llm"] = Field(
-        "auto", description="'auto' (LLM when an endpoint or key is configured), 'extractive' or 'llm' (RAG_ANSWER_MODE)."
+        "auto",
+        description="'auto' (LLM when an endpoint or key is configured), 'extractive' or 'llm' (RAG_ANSWER_MODE).",
     )
     max_sentences: int = Field(4, ge=1, le=12, description="Most sentences in an extractive answer.")
     min_evidence: float = Field(
-        0.40,
+        0.44,
         description=(
             "Abstain when the best evidence score is below this (calibrated on answerable and unanswerable "
             "questions: python -m eval.calibrate)."
@@ -188,6 +198,12 @@ class Settings(BaseSettings):
         """A short hash of the settings that change answers (secrets and locations excluded)."""
         data = self.model_dump(
             mode="json",
-            exclude={"store": True, "chroma": True, "ui": True, "ingest": {"seeds_path"}, "llm": {"api_key", "base_url"}},
+            exclude={
+                "store": True,
+                "chroma": True,
+                "ui": True,
+                "ingest": {"seeds_path"},
+                "llm": {"api_key", "base_url"},
+            },
         )
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import http.client
 import json
 import threading
@@ -204,10 +205,8 @@ class ChromaStore:
         """Drop both collections and start empty."""
         with self._lock:
             for suffix in ("_chunks", "_docs"):
-                try:
+                with contextlib.suppress(StoreError):  # already gone
                     self._call(lambda suffix=suffix: self._client.delete_collection(self.name + suffix))  # type: ignore[misc]
-                except StoreError:
-                    pass  # already gone
             self._chunks = self._call(lambda: self._collection(f"{self.name}_chunks"))
             self._docs = self._call(lambda: self._collection(f"{self.name}_docs"))
 
@@ -277,7 +276,9 @@ def open_store(
             )
         except Exception as exc:
             raise StoreUnavailableError(f"cannot connect to the Chroma server at {host}:{port}: {exc}") from exc
-        return ChromaStore(client, collection, location=f"{'https' if ssl else 'http'}://{host}:{port}", timeout=timeout)
+        return ChromaStore(
+            client, collection, location=f"{'https' if ssl else 'http'}://{host}:{port}", timeout=timeout
+        )
     if path is None:
         raise StoreError("no store path given")
     try:

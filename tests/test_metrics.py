@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from eval.metrics import (
     abstention_scores,
@@ -117,10 +111,7 @@ def test_fact_recall_partial_and_alternatives() -> None:
 
 
 def test_fact_recall_normalises_phrasings() -> None:
-    assert (
-        fact_recall('They said "their U.S. masters"', [["Their  U.S.\u00a0Masters"]])
-        == 1.0
-    )
+    assert fact_recall('They said "their U.S. masters"', [["Their  U.S.\u00a0Masters"]]) == 1.0
     assert fact_recall("Taliban\u2019s leader", [["taliban's leader"]]) == 1.0
 
 
@@ -147,9 +138,7 @@ def test_fact_recall_empty_phrasing_never_matches() -> None:
 
 
 def test_citation_validity() -> None:
-    source = (
-        "On April 25, 2023, [U.S. officials confirmed](#) that the Taliban\u2019s men"
-    )
+    source = "On April 25, 2023, [U.S. officials confirmed](#) that the Taliban\u2019s men"
     pairs = [
         ("U.S. officials confirmed that the Taliban's", source),
         ("officials   CONFIRMED", source),
@@ -199,9 +188,7 @@ def test_citation_precision_unsupported_sentence_all_imprecise() -> None:
 
 def test_citation_precision_duplicate_citations() -> None:
     # "blue" is irrelevant (fails alone, the two "red" copies still support).
-    assert citation_precision(
-        [("red", ["blue", "red", "red"])], word_support
-    ) == pytest.approx(2 / 3)
+    assert citation_precision([("red", ["blue", "red", "red"])], word_support) == pytest.approx(2 / 3)
 
 
 def test_citation_metrics_no_citations() -> None:
@@ -292,9 +279,7 @@ def test_percentile_matches_numpy() -> None:
     for _ in range(50):
         values = [rng.uniform(-100, 100) for _ in range(rng.randint(1, 30))]
         for p in (0, 1, 12.5, 50, 90, 95, 99, 100):
-            assert percentile(values, p) == pytest.approx(
-                float(np.percentile(values, p))
-            )
+            assert percentile(values, p) == pytest.approx(float(np.percentile(values, p)))
 
 
 def test_mean_defined() -> None:

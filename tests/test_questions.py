@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from conftest import ROOT
 
 from eval.metrics import normalize_text
 
@@ -89,9 +84,7 @@ def test_type_coverage() -> None:
 
 
 def test_questions_unique() -> None:
-    keys = [
-        (tuple(it.get("history", [])), it["question"].strip().lower()) for it in ITEMS
-    ]
+    keys = [(tuple(it.get("history", [])), it["question"].strip().lower()) for it in ITEMS]
     assert len(keys) == len(set(keys))
 
 
@@ -147,16 +140,10 @@ def test_fact_phrasings_appear_in_gold_sources(item: dict[str, Any]) -> None:
 
 
 def test_required_why_item_present() -> None:
-    matches = [
-        it
-        for it in ITEMS
-        if it["type"] == "why" and it["question"] == "Why does ISKP oppose the Taliban?"
-    ]
+    matches = [it for it in ITEMS if it["type"] == "why" and it["question"] == "Why does ISKP oppose the Taliban?"]
     assert len(matches) == 1
     item = matches[0]
-    assert {"001_8ce81ff0f6d118bf.txt", "002_fd3580523704a8ee.txt"} <= set(
-        item["sources"]
-    )
+    assert {"001_8ce81ff0f6d118bf.txt", "002_fd3580523704a8ee.txt"} <= set(item["sources"])
     phrasings = {p for fact in item["facts"] for p in fact}
     assert "apostates" in phrasings
     assert "caliphate" in phrasings

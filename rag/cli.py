@@ -1,0 +1,204 @@
+"""The ``rag`` command: a thin layer over the public API (heavy imports happen per command)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+    from rag.types import Answer
+
+EXAMPLES = """\
+examples:
+  rag ask "Why does ISKP oppose the Taliban?"
+  rag ask "Who won the 2022 FIFA World Cup?" --json
+  rag ingest my_articles/ --prune
+  rag sources --show-removed
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rag",
+        description="Answers questions from your documents; every sentence cites a verbatim quote.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    ing = sub.add_parser("ingest", help="add documents to the store (default: the seed articles)")
+    ing.add_argument("paths", nargs="*", type=Path, help="files or folders (.txt .md .html .pdf)")
+    ing.add_argument("--prune", action="store_true", help="remove stored documents whose files are gone")
+    ing.add_argument("--rebuild", action="store_true", help="empty the store and ingest from scratch")
+    ing.add_argument("--json", action="store_true", help="print the report as JSON")
+    ing.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    ask = sub.add_parser("ask", help="answer a question with citations")
+    ask.add_argument("question", help="the question (quote it)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON (a stable contract)")
+    ask.add_argument("--top-k", type=int, default=None, metavar="N", help="chunks to retrieve (default 5)")
+    ask.add_argument("--show-retrieved", action="store_true", help="also list the retrieved chunks with scores")
+
+    src = sub.add_parser("sources", help="list ingested documents with metadata and chunk counts")
+    src.add_argument("--json", action="store_true", help="print as JSON")
+    src.add_argument("--show-removed", action="store_true", help="list the boilerplate lines cleaning removed")
+    src.add_argument("--show", metavar="DOC", help="print one document's cleaned text (file name or id)")
+
+    chat = sub.add_parser("chat", help="open the chat UI in your browser (ingests the seeds on first run)")
+    chat.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    chat.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    chat.add_argument("--share", action="store_true", help="also publish a public gradio.live link (off by default)")
+
+    # Commands of packages layered above rag (the eval suite's `eval` and `bench`) register
+    # themselves through an entry point group, so rag never imports them.
+    for ep in entry_points(group="rag.commands"):
+        ep.load()(sub)
+    return p
+
+
+def _err(msg: str) -> None:
+    print(f"rag: error: {msg}", file=sys.stderr)
+
+
+def _pipeline() -> Pipeline:
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
+    return Pipeline.from_settings(Settings())
+
+
+def _ensure_corpus(pipe: Pipeline, quiet: bool) -> None:
+    if pipe.is_empty():
+        seeds = pipe.settings.ingest.seeds_path
+        print(f"rag: the store at {pipe.store.location} is empty; ingesting {seeds} first …", file=sys.stderr)
+        report = pipe.ingest(progress=not quiet and sys.stderr.isatty())
+        print(f"rag: {report.summary()}", file=sys.stderr)
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    width = min(100, max(40, os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 100))
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent)
+
+
+def format_answer(a: Answer, show_retrieved: bool = False) -> str:
+    """Human-readable answer: the text, then numbered sources with their quotes."""
+    out = []
+    if a.notice:
+        out.append(f"Note: {a.notice}")
+        out.append("")
+    out.append(_wrap(a.text))
+    if a.citations:
+        out.append("")
+        out.append("Sources:")
+        for c in a.citations:
+            meta = ", ".join(x for x in (c.publisher or "publisher unknown", c.date) if x)
+            out.append(f"  [{c.n}] {c.title}" + (f" — {meta}" if meta else "") + f"  ({c.source})")
+            for q in c.quotes or ():
+                out.append(_wrap(f"“{q.text}”", indent="      "))
+    if show_retrieved:
+        out.append("")
+        out.append("Retrieved:")
+        for r in a.retrieved:
+            snippet = " ".join(r.text.split())[:90]
+            out.append(f"  {r.rank}. {r.score:.3f}  {r.source}  {snippet}…")
+    ms = a.timings_ms.get("total")
+    if ms is not None:
+        out.append("")
+        out.append(f"({a.mode}, {ms:.0f} ms)")
+    return "\n".join(out)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    pipe = _pipeline()
+    report = pipe.ingest(args.paths or None, prune=args.prune, rebuild=args.rebuild, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        for path, note in report.notes:
+            print(f"note: {path}: {note}", file=sys.stderr)
+        for path, error in report.failed:
+            print(f"failed: {path}: {error}", file=sys.stderr)
+        print(report.summary())
+    return 1 if report.failed else 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    pipe = _pipeline()
+    _ensure_corpus(pipe, quiet=args.json)
+    answer = pipe.ask(args.question, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(format_answer(answer, show_retrieved=args.show_retrieved))
+    return 0
+
+
+def _cmd_sources(args: argparse.Namespace) -> int:
+    pipe = _pipeline()
+    if args.show:
+        doc = pipe.document(args.show)
+        print(doc.text)
+        return 0
+    infos = pipe.sources()
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2, ensure_ascii=False))
+        return 0
+    if not infos:
+        print("No documents yet: run `rag ingest` (or just `rag ask …`, which ingests the seeds).")
+        return 0
+    for i in infos:
+        meta = " · ".join(x for x in (i.meta.publisher, i.meta.author, i.meta.date) if x)
+        print(f"{i.source}  {i.chunks} chunks  {i.meta.title or '(untitled)'}")
+        if meta:
+            print(f"    {meta}")
+        if args.show_removed:
+            for r in i.removed:
+                print(f"    removed line {r.line} ({r.rule}): {r.text}")
+    total = sum(i.chunks for i in infos)
+    print(f"{len(infos)} documents, {total} chunks")
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from rag.ui import launch
+
+    return launch(host=args.host, port=args.port, share=args.share)
+
+
+COMMANDS: dict[str, Any] = {"ingest": _cmd_ingest, "ask": _cmd_ask, "sources": _cmd_sources, "chat": _cmd_chat}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rag`` console script."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    from rag.errors import InputError, RagError
+
+    handler = getattr(args, "handler", None) or COMMANDS[args.command]
+    try:
+        return int(handler(args))
+    except InputError as exc:
+        _err(str(exc))
+        return 2
+    except RagError as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted; the store is consistent — rerun the command to finish")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Shared fixtures: an isolated data directory per test, no network beyond loopback, a seeded store."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _is_loopback(address: object) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if not isinstance(host, str):
+        return True  # AF_UNIX paths and the like
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that tries to reach beyond loopback: everything must work offline."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own store folder and no inherited RAG_*/OPENAI_* configuration."""
+    for key in list(os.environ):
+        if key.startswith(("RAG_", "OPENAI_")):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("RAG_STORE_PATH", str(tmp_path / "store"))
+    monkeypatch.setenv("RAG_INGEST_SEEDS_PATH", str(SEEDS))
+
+
+@pytest.fixture(scope="session")
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with the seeds ingested once per session (copy it before writing to it)."""
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
+    path = tmp_path_factory.mktemp("seeded") / "store"
+    settings = Settings(store={"path": path}, ingest={"seeds_path": SEEDS})
+    pipe = Pipeline.from_settings(settings)
+    pipe.ingest()
+    del pipe
+    return path
+
+
+@pytest.fixture(scope="session")
+def pipeline(seeded_store: Path) -> Iterator[object]:
+    """A read-only pipeline over the seeded store, shared by the session (do not ingest into it)."""
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
+    settings = Settings(store={"path": seeded_store}, ingest={"seeds_path": SEEDS})
+    yield Pipeline.from_settings(settings).warm()
+
+
+@pytest.fixture
+def seed_copy(tmp_path: Path) -> Path:
+    """A writable copy of the seed folder."""
+    dst = tmp_path / "docs"
+    shutil.copytree(SEEDS, dst)
+    return dst
