@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from rag.errors import (
     StoreUnavailableError,
 )
 from rag.settings import Settings
-from rag.types import Answer, Chunk, Citation, Document, Quote, ScoredChunk, Source
+from rag.types import Answer, Chunk, Citation, Document, Quote, ScoredChunk, Source, StreamEvent
 
 if TYPE_CHECKING:
     from rag.ingest import IngestReport
@@ -54,7 +54,9 @@ __all__ = [
     "Source",
     "StoreError",
     "StoreUnavailableError",
+    "StreamEvent",
     "ask",
+    "ask_stream",
     "default_pipeline",
     "ingest",
 ]
@@ -88,9 +90,16 @@ def default_pipeline() -> Pipeline:
         return _default
 
 
-def ask(question: str, *, top_k: int | None = None) -> Answer:
+def ask(question: str, *, top_k: int | None = None, history: Sequence[str] | None = None) -> Answer:
     """Answer a question from the documents with numbered citations (or abstain)."""
-    return default_pipeline().ask(question, top_k=top_k)
+    return default_pipeline().ask(question, top_k=top_k, history=history)
+
+
+def ask_stream(
+    question: str, *, top_k: int | None = None, history: Sequence[str] | None = None
+) -> Iterator[StreamEvent]:
+    """Stream an answer: ``delta`` events as text is written, then one ``answer`` event."""
+    return default_pipeline().ask_stream(question, top_k=top_k, history=history)
 
 
 def ingest(paths: Sequence[str | Path] | None = None, *, prune: bool = False, rebuild: bool = False) -> IngestReport:

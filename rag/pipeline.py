@@ -7,21 +7,22 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.aliases import load_aliases
 from rag.answer import ExtractiveAnswerer
-from rag.cite import CANNOT_ANSWER, assemble
+from rag.cite import CANNOT_ANSWER, assemble, cited_sentences
 from rag.embed import Embedder, make_embedder
 from rag.errors import EmptyQuestionError, RagError, translate_store_errors
+from rag.followup import condense_question
 from rag.ingest import IngestReport, ingest_paths
 from rag.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.types import Answer, Document, RemovedLine, Source
+from rag.types import Answer, Document, RemovedLine, Source, StreamEvent
 from store import VectorStore, open_store
 
 __all__ = ["DocumentInfo", "Pipeline"]
@@ -230,10 +231,16 @@ class Pipeline:
             return q[:limit], f"The question was {len(q):,} characters long; only its first {limit:,} were used."
         return q, None
 
-    def ask(self, question: str, *, top_k: int | None = None) -> Answer:
-        """Answer ``question`` from the documents, every sentence cited, or abstain."""
+    def ask(self, question: str, *, top_k: int | None = None, history: Sequence[str] | None = None) -> Answer:
+        """Answer ``question`` from the documents, every sentence cited, or abstain.
+
+        ``history`` holds the earlier user turns of a conversation (oldest first); a follow-up
+        such as "And what did the Taliban do about them?" is made standalone before retrieval.
+        """
         t0 = time.perf_counter()
         q, notice = self._clean_question(question)
+        history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
+        standalone = condense_question(q, history, self.aliases) if history else q
         timings: dict[str, float] = {}
         if self.is_empty():
             return Answer(
@@ -247,7 +254,7 @@ class Pipeline:
             )
         with translate_store_errors():
             t = time.perf_counter()
-            query = self.retriever.prepare(q)
+            query = self.retriever.prepare(standalone)
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             retrieved = self.retriever.retrieve(query, top_k)
@@ -275,8 +282,20 @@ class Pipeline:
             mode="extractive",
             timings_ms=timings,
             notice=notice,
+            standalone_question=standalone if standalone != q else None,
             evidence=selection.evidence,
         )
+
+    def ask_stream(
+        self, question: str, *, top_k: int | None = None, history: Sequence[str] | None = None
+    ) -> Iterator[StreamEvent]:
+        """Like :meth:`ask`, but yield the answer as it is written: ``delta`` events, then ``answer``."""
+        answer = self.ask(question, top_k=top_k, history=history)
+        parts = cited_sentences(answer.text) if answer.citations else [(answer.text, [])]
+        for i, (sentence, numbers) in enumerate(parts):
+            piece = sentence + "".join(f" [{n}]" for n in dict.fromkeys(numbers))
+            yield StreamEvent(kind="delta", text=piece if i == 0 else " " + piece)
+        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
 
 def _open(settings: Settings) -> VectorStore:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Answer", "Chunk", "Citation", "Document", "Quote", "RemovedLine", "ScoredChunk", "Source"]
+__all__ = [
+    "Answer",
+    "Chunk",
+    "Citation",
+    "Document",
+    "Quote",
+    "RemovedLine",
+    "ScoredChunk",
+    "Source",
+    "StreamEvent",
+]
 
 
 @dataclass(frozen=True)
@@ -186,3 +196,12 @@ class Answer:
             "standalone_question": self.standalone_question,
             "evidence": None if self.evidence is None else round(self.evidence, 4),
         }
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed answer: ``delta`` text as it is written, then the final ``answer``."""
+
+    kind: str
+    text: str = ""
+    answer: Answer | None = None
