@@ -111,7 +111,10 @@ def assemble(sentences: Sequence[CitedSentence]) -> tuple[str, list[Citation]]:
             firsts[key] = s
             quotes[key] = []
         quotes[key].append(Quote(text=s.text, start=s.start, end=s.end, chunk_id=s.chunk.chunk_id, score=s.score))
-        parts.append(_with_marker(s.text, numbers[key]))
+        # Bracketed numbers inside the document ("… in 1994.[3]") would read as our citations:
+        # the answer shows the sentence without them; the quote keeps the verbatim text.
+        shown = strip_markers(s.text) if CITATION_RE.search(s.text) else s.text
+        parts.append(_with_marker(shown, numbers[key]))
     citations = []
     for key, n in numbers.items():
         first = firsts[key]

@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON (a stable contract)")
     ask.add_argument("--top-k", type=int, default=None, metavar="N", help="chunks to retrieve (default 5)")
     ask.add_argument("--show-retrieved", action="store_true", help="also list the retrieved chunks with scores")
+    ask.add_argument(
+        "--mode",
+        choices=["auto", "extractive", "llm"],
+        default=None,
+        help="extractive (offline), llm (OpenAI-compatible endpoint), auto = llm when configured (default)",
+    )
 
     src = sub.add_parser("sources", help="list ingested documents with metadata and chunk counts")
     src.add_argument("--json", action="store_true", help="print as JSON")
@@ -88,13 +94,13 @@ def _wrap(text: str, indent: str = "") -> str:
     return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent)
 
 
-def format_answer(a: Answer, show_retrieved: bool = False) -> str:
-    """Human-readable answer: the text, then numbered sources with their quotes."""
+def format_sources(a: Answer, show_retrieved: bool = False) -> str:
+    """The part printed after the answer text: notice, numbered sources with quotes, timing."""
     out = []
-    if a.notice:
-        out.append(f"Note: {a.notice}")
-        out.append("")
-    out.append(_wrap(a.text))
+    if a.unverified:
+        out.append(
+            f"(sentences {', '.join(str(i + 1) for i in a.unverified)} could not be verified against the sources)"
+        )
     if a.citations:
         out.append("")
         out.append("Sources:")
@@ -109,11 +115,19 @@ def format_answer(a: Answer, show_retrieved: bool = False) -> str:
         for r in a.retrieved:
             snippet = " ".join(r.text.split())[:90]
             out.append(f"  {r.rank}. {r.score:.3f}  {r.source}  {snippet}…")
+    if a.notice:
+        out.append("")
+        out.append(f"Note: {a.notice}")
     ms = a.timings_ms.get("total")
     if ms is not None:
         out.append("")
         out.append(f"({a.mode}, {ms:.0f} ms)")
     return "\n".join(out)
+
+
+def format_answer(a: Answer, show_retrieved: bool = False) -> str:
+    """Human-readable answer: the text, then numbered sources with their quotes."""
+    return _wrap(a.text) + "\n" + format_sources(a, show_retrieved)
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -133,11 +147,23 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_ask(args: argparse.Namespace) -> int:
     pipe = _pipeline()
     _ensure_corpus(pipe, quiet=args.json)
-    answer = pipe.ask(args.question, top_k=args.top_k)
-    if args.json:
-        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        print(format_answer(answer, show_retrieved=args.show_retrieved))
+    if args.json or not sys.stdout.isatty():
+        answer = pipe.ask(args.question, top_k=args.top_k, mode=args.mode)
+        if args.json:
+            print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            print(format_answer(answer, show_retrieved=args.show_retrieved))
+        return 0
+    # On a terminal, print each verified sentence as soon as it is ready.
+    final: Answer | None = None
+    for event in pipe.ask_stream(args.question, top_k=args.top_k, mode=args.mode):
+        if event.kind == "delta":
+            print(event.text, end="", flush=True)
+        elif event.kind == "answer":
+            final = event.answer
+    print()
+    if final is not None:
+        print(format_sources(final, show_retrieved=args.show_retrieved))
     return 0
 
 

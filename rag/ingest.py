@@ -83,12 +83,8 @@ def ingest_signature(settings: Settings, model_id: str) -> str:
 
 
 def document_key(path: Path) -> str:
-    """The identity of a file across runs: its path relative to the working directory when inside it."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
+    """The identity of a file across runs: its resolved absolute path (the same from any directory)."""
+    return path.resolve().as_posix()
 
 
 def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]:

@@ -10,20 +10,23 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.aliases import load_aliases
 from rag.answer import ExtractiveAnswerer
 from rag.cite import CANNOT_ANSWER, assemble, cited_sentences
 from rag.embed import Embedder, make_embedder
-from rag.errors import EmptyQuestionError, RagError, translate_store_errors
+from rag.errors import ConfigError, EmptyQuestionError, LLMError, RagError, translate_store_errors
 from rag.followup import condense_question
 from rag.ingest import IngestReport, ingest_paths
 from rag.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.types import Answer, Document, RemovedLine, Source, StreamEvent
+from rag.types import Answer, Document, RemovedLine, ScoredChunk, Source, StreamEvent
 from store import VectorStore, open_store
+
+if TYPE_CHECKING:
+    from rag.llm import ChatModel
 
 __all__ = ["DocumentInfo", "Pipeline"]
 
@@ -103,8 +106,12 @@ class Pipeline:
             self.store.check_model(self.embedder.model_id, self.embedder.dim)
         self.aliases = load_aliases(settings.retrieve.aliases_path)
         self._lock = threading.RLock()
+        self._ingest_lock = threading.Lock()
+        self._docs_at = 0.0
         self._docs: dict[str, Any] | None = None
         self._lexical: LexicalIndex | None = None
+        self._llm: ChatModel | None = None
+        self._checker: Any = None
         self.retriever = HybridRetriever(
             self.store, self.embedder, self.aliases, settings.retrieve, self._lexical_index, self._committed
         )
@@ -114,12 +121,28 @@ class Pipeline:
         """Build a pipeline from settings (default: the environment's ``RAG_*`` variables)."""
         return cls(settings or Settings(), **overrides)
 
+    def close(self) -> None:
+        """Release the store's connections; the pipeline is unusable afterwards."""
+        self.store.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- corpus state -------------------------------------------------------
     def _documents(self) -> dict[str, Any]:
         with self._lock:
-            if self._docs is None:
+            stale = time.monotonic() - self._docs_at > self.settings.store.refresh_seconds
+            if self._docs is None or stale:
                 with translate_store_errors():
-                    self._docs = {d.id: d.metadata for d in self.store.documents()}
+                    docs = {d.id: d.metadata for d in self.store.documents()}
+                if self._docs is not None and docs != self._docs:
+                    # Another process (or server client) changed the corpus: rebuild the lexical index.
+                    self._lexical = None
+                self._docs = docs
+                self._docs_at = time.monotonic()
             return self._docs
 
     def _committed(self) -> set[str]:
@@ -160,6 +183,7 @@ class Pipeline:
         with self._lock:
             self._docs = None
             self._lexical = None
+            self._docs_at = 0.0
 
     def warm(self) -> Pipeline:
         """Load the model and indexes now, so the first question is as fast as the rest."""
@@ -178,7 +202,8 @@ class Pipeline:
     ) -> IngestReport:
         """Ingest files or folders (default: the seed documents)."""
         targets = [Path(p) for p in paths] if paths else [self.settings.ingest.seeds_path]
-        with self._lock, translate_store_errors():
+        # Questions keep being answered (from the corpus as it was) while an ingest runs.
+        with self._ingest_lock, translate_store_errors():
             if rebuild:
                 self.store.reset()
                 self.store.check_model(self.embedder.model_id, self.embedder.dim)
@@ -231,27 +256,95 @@ class Pipeline:
             return q[:limit], f"The question was {len(q):,} characters long; only its first {limit:,} were used."
         return q, None
 
-    def ask(self, question: str, *, top_k: int | None = None, history: Sequence[str] | None = None) -> Answer:
+    def _resolve_mode(self, mode: str | None) -> str:
+        mode = mode or self.settings.answer.mode
+        if mode not in ("auto", "extractive", "llm"):
+            raise ConfigError(f"unknown answer mode {mode!r}; use auto, extractive or llm")
+        if mode == "auto":
+            return "llm" if self.settings.llm.configured() else "extractive"
+        return mode
+
+    def _chat_model(self) -> ChatModel:
+        with self._lock:
+            if self._llm is None:
+                from rag.llm import OpenAIChat
+
+                self._llm = OpenAIChat(self.settings.llm)
+            return self._llm
+
+    def _support_checker(self) -> Any:
+        with self._lock:
+            if self._checker is None:
+                from rag.support import SupportChecker
+
+                self._checker = SupportChecker(self.embedder)
+            return self._checker
+
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        history: Sequence[str] | None = None,
+        mode: str | None = None,
+    ) -> Answer:
         """Answer ``question`` from the documents, every sentence cited, or abstain.
 
         ``history`` holds the earlier user turns of a conversation (oldest first); a follow-up
         such as "And what did the Taliban do about them?" is made standalone before retrieval.
+        ``mode`` overrides ``settings.answer.mode`` ('auto', 'extractive' or 'llm').
+        """
+        answer: Answer | None = None
+        for event in self.ask_stream(question, top_k=top_k, history=history, mode=mode):
+            if event.kind == "answer":
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        history: Sequence[str] | None = None,
+        mode: str | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Like :meth:`ask`, but yield the answer as it is written.
+
+        Events: ``delta`` (a verified sentence with its markers, to append), ``token`` (raw LLM
+        text not yet verified, for display only), then one final ``answer``.
         """
         t0 = time.perf_counter()
         q, notice = self._clean_question(question)
+        resolved = self._resolve_mode(mode)
         history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
-        standalone = condense_question(q, history, self.aliases) if history else q
         timings: dict[str, float] = {}
         if self.is_empty():
-            return Answer(
+            empty = Answer(
                 question=q,
                 text=CANNOT_ANSWER,
                 citations=[],
                 retrieved=[],
                 abstained=True,
+                mode="extractive",
                 notice="The document store is empty: run `rag ingest` first.",
                 timings_ms={"total": (time.perf_counter() - t0) * 1000},
             )
+            yield StreamEvent(kind="delta", text=CANNOT_ANSWER)
+            yield StreamEvent(kind="answer", text=empty.text, answer=empty)
+            return
+        notices = [notice] if notice else []
+        llm: ChatModel | None = None
+        if resolved == "llm":
+            try:
+                llm = self._chat_model()
+            except RagError as exc:
+                notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
+        standalone = q
+        if history:
+            standalone = condense_question(q, history, self.aliases)
+            if llm is not None and standalone != q:
+                standalone = self._condense_with_llm(llm, q, history, standalone, timings)
         with translate_store_errors():
             t = time.perf_counter()
             query = self.retriever.prepare(standalone)
@@ -259,42 +352,125 @@ class Pipeline:
             t = time.perf_counter()
             retrieved = self.retriever.retrieve(query, top_k)
             timings["retrieve"] = (time.perf_counter() - t) * 1000
+        common: dict[str, Any] = {
+            "question": q,
+            "retrieved": retrieved,
+            "standalone_question": standalone if standalone != q else None,
+        }
+        if llm is not None:
+            try:
+                yield from self._answer_llm(llm, standalone, retrieved, timings, t0, notices, common)
+                return
+            except LLMError as exc:
+                notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
         t = time.perf_counter()
-        answerer = ExtractiveAnswerer(
-            self.aliases,
-            self._lexical_index().idf,
-            max_sentences=self.settings.answer.max_sentences,
-            min_evidence=self.settings.answer.min_evidence,
-        )
-        selection = answerer.select(query, retrieved)
+        selection = self._extractive().select(query, retrieved)
         if selection.sentences:
             text, citations = assemble(selection.sentences)
         else:
             text, citations = CANNOT_ANSWER, []
         timings["answer"] = (time.perf_counter() - t) * 1000
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        return Answer(
-            question=q,
-            text=text,
-            citations=citations,
-            retrieved=retrieved,
-            abstained=not citations,
-            mode="extractive",
-            timings_ms=timings,
-            notice=notice,
-            standalone_question=standalone if standalone != q else None,
-            evidence=selection.evidence,
-        )
-
-    def ask_stream(
-        self, question: str, *, top_k: int | None = None, history: Sequence[str] | None = None
-    ) -> Iterator[StreamEvent]:
-        """Like :meth:`ask`, but yield the answer as it is written: ``delta`` events, then ``answer``."""
-        answer = self.ask(question, top_k=top_k, history=history)
-        parts = cited_sentences(answer.text) if answer.citations else [(answer.text, [])]
+        parts = cited_sentences(text) if citations else [(text, [])]
         for i, (sentence, numbers) in enumerate(parts):
             piece = sentence + "".join(f" [{n}]" for n in dict.fromkeys(numbers))
             yield StreamEvent(kind="delta", text=piece if i == 0 else " " + piece)
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        answer = Answer(
+            text=text,
+            citations=citations,
+            abstained=not citations,
+            mode="extractive",
+            timings_ms=timings,
+            notice=" ".join(notices) or None,
+            evidence=selection.evidence,
+            **common,
+        )
+        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+
+    def _extractive(self) -> ExtractiveAnswerer:
+        return ExtractiveAnswerer(
+            self.aliases,
+            self._lexical_index().idf,
+            max_sentences=self.settings.answer.max_sentences,
+            min_evidence=self.settings.answer.min_evidence,
+        )
+
+    def _condense_with_llm(
+        self, llm: ChatModel, q: str, history: Sequence[str], fallback: str, timings: dict[str, float]
+    ) -> str:
+        from rag.llm import condense_messages
+
+        t = time.perf_counter()
+        try:
+            text = "".join(llm.stream(condense_messages(q, history), max_tokens=64)).strip()
+        except LLMError:
+            return fallback
+        finally:
+            timings["condense"] = (time.perf_counter() - t) * 1000
+        text = text.splitlines()[0].strip().strip('"') if text else ""
+        # A small model may answer instead of rewriting: keep the rule's version unless this is a question.
+        return text if text.endswith("?") and 3 <= len(text.split()) <= 60 else fallback
+
+    def _answer_llm(
+        self,
+        llm: ChatModel,
+        question: str,
+        retrieved: list[ScoredChunk],
+        timings: dict[str, float],
+        t0: float,
+        notices: list[str],
+        common: dict[str, Any],
+    ) -> Iterator[StreamEvent]:
+        from rag.llm import Verifier, build_messages, looks_like_sentinel, split_completed
+
+        verifier = Verifier(self._support_checker(), retrieved, strict=self.settings.strict)
+        buffer = ""
+        emitted = 0
+        t = time.perf_counter()
+        for piece in llm.stream(build_messages(question, retrieved)):
+            buffer += piece
+            yield StreamEvent(kind="token", text=piece)
+            done, buffer = split_completed(buffer)
+            for sentence, numbers in done:
+                kept = verifier.add(sentence, numbers)
+                if kept is not None:
+                    yield StreamEvent(kind="delta", text=kept if emitted == 0 else " " + kept)
+                    emitted += 1
+        for sentence, numbers in cited_sentences(buffer):
+            kept = verifier.add(sentence, numbers)
+            if kept is not None:
+                yield StreamEvent(kind="delta", text=kept if emitted == 0 else " " + kept)
+                emitted += 1
+        result = verifier.finish()
+        usage = llm.last
+        timings["llm"] = (time.perf_counter() - t) * 1000
+        if usage.first_token_ms is not None:
+            timings["llm_first_token"] = usage.first_token_ms
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        if result.abstained and not looks_like_sentinel(usage.text):
+            notices.append("No sentence of the LLM's answer could be verified against the sources.")
+        if result.removed or result.reattributed:
+            notices.append(
+                f"Verification removed {result.removed} unsupported citation(s)"
+                + (f" and re-attributed {result.reattributed} sentence(s)" if result.reattributed else "")
+                + "."
+            )
+        answer = Answer(
+            text=result.text,
+            citations=result.citations,
+            abstained=result.abstained,
+            mode="llm",
+            timings_ms=timings,
+            notice=" ".join(notices) or None,
+            unverified=result.unverified,
+            usage={
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "citations_removed": result.removed,
+                "sentences_reattributed": result.reattributed,
+            },
+            **common,
+        )
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
 

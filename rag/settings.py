@@ -44,6 +44,9 @@ class StoreSettings(BaseModel):
     cache_dir: Path | None = Field(
         None, description="Folder for the on-disk lexical index cache; default: beside the store."
     )
+    refresh_seconds: float = Field(
+        5.0, ge=0, description="How often a running pipeline re-checks the store for documents added by others."
+    )
 
 
 class ChromaSettings(BaseModel):

@@ -201,6 +201,21 @@ class ChromaStore:
             metadata=res["metadatas"][0] or {},
         )
 
+    def close(self) -> None:
+        """Release the client's connections (idempotent)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            self._client.close()
+        # chromadb 1.5's HTTP API object never closes its httpx session (its stop() leaves it
+        # open), so the sockets would leak until garbage collection: close it here.
+        if self._timeout is not None:
+            for owner in (self._client, getattr(self._client, "_admin_client", None)):
+                session = getattr(getattr(owner, "_server", None), "_session", None)
+                if session is not None:
+                    with contextlib.suppress(Exception):
+                        session.close()
+
     def reset(self) -> None:
         """Drop both collections and start empty."""
         with self._lock:
@@ -290,3 +305,16 @@ def open_store(
             "check its permissions or point RAG_STORE_PATH elsewhere"
         ) from exc
     return ChromaStore(client, collection, location=str(path))
+
+
+def raw_persistent_client(path: Path) -> Any:
+    """A bare ``chromadb.PersistentClient`` at ``path`` with telemetry off.
+
+    For code that drives Chroma through another library (the eval suite's llama-index baseline
+    hands a collection to ``ChromaVectorStore``) without importing ``chromadb`` itself.
+    """
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))

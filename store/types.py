@@ -105,3 +105,7 @@ class VectorStore(Protocol):
     def reset(self) -> None:
         """Delete everything (``rag ingest --rebuild``)."""
         ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
