@@ -50,6 +50,10 @@ _CUES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"^\s*how (many|much)\b|\bnumber of\b", re.I), re.compile(r"\d")),
 ]
 _ANAPHORA = re.compile(r"^(This|These|That|Those|It|Its|They|Their|He|She|His|Her|Such)\b")
+# A chosen sentence's follower that opens with a demonstrative ("This goes against …") continues
+# its thought; it joins the answer when it scores at least this share of the best sentence.
+_CONTINUATION = re.compile(r"^(This|These|That|Such)\b")
+CONTINUATION_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class ExtractiveAnswerer:
                 break
             chosen.append(nxt)
             pool = [c for c in pool if c is not nxt]
-        chosen = self._add_antecedents(chosen, cands)
+        chosen = self._add_neighbours(chosen, cands, floor=CONTINUATION_SHARE * best.score)
         return Selection(self._order(chosen), evidence, cands)
 
     @staticmethod
@@ -165,21 +169,22 @@ class ExtractiveAnswerer:
         return False
 
     @staticmethod
-    def _add_antecedents(chosen: list[Candidate], cands: Sequence[Candidate]) -> list[Candidate]:
-        """A sentence opening with 'This …' reads wrongly alone: bring the sentence before it along."""
+    def _add_neighbours(chosen: list[Candidate], cands: Sequence[Candidate], floor: float) -> list[Candidate]:
+        """Keep references readable: a chosen sentence opening with 'This …' brings the sentence before
+        it; a chosen sentence followed by a relevant 'This …' sentence brings that one too."""
         by_end = {(c.item.chunk.doc_id, c.end): c for c in cands}
+        by_start = {(c.item.chunk.doc_id, c.start): c for c in cands}
         out = list(chosen)
         for c in chosen:
-            if not _ANAPHORA.match(c.text):
-                continue
             doc = c.item.chunk.doc_id
-            # The previous sentence ends just before this one starts (a space or a newline apart).
-            for gap in range(1, 4):
-                prev = by_end.get((doc, c.start - gap))
-                if prev is not None:
-                    if prev not in out:
-                        out.append(prev)
-                    break
+            # Neighbours are a space or a newline or two apart.
+            if _ANAPHORA.match(c.text):
+                prev = next((by_end[(doc, c.start - g)] for g in range(1, 4) if (doc, c.start - g) in by_end), None)
+                if prev is not None and prev not in out:
+                    out.append(prev)
+            nxt = next((by_start[(doc, c.end + g)] for g in range(1, 4) if (doc, c.end + g) in by_start), None)
+            if nxt is not None and nxt not in out and _CONTINUATION.match(nxt.text) and nxt.score >= floor:
+                out.append(nxt)
         return out
 
     @staticmethod

@@ -275,9 +275,12 @@ class Pipeline:
     def _support_checker(self) -> Any:
         with self._lock:
             if self._checker is None:
+                from rag.embed import MINILM_MODEL_ID, MiniLMOnnx
                 from rag.support import SupportChecker
 
-                self._checker = SupportChecker(self.embedder)
+                # The judge's thresholds were calibrated on MiniLM vectors: always judge with MiniLM.
+                judge = self.embedder if self.embedder.model_id == MINILM_MODEL_ID else MiniLMOnnx()
+                self._checker = SupportChecker(judge)
             return self._checker
 
     def ask(
