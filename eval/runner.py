@@ -214,6 +214,8 @@ class ItemResult:
     missing_facts: list[str] = field(default_factory=list)
     invalid_quotes: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    unverified: int = 0
 
     def problems(self) -> list[str]:
         """What went wrong, one line each (empty: a clean pass)."""
@@ -335,6 +337,8 @@ def score_item(
         missing_facts=missing,
         invalid_quotes=invalid,
         unsupported=unsupported,
+        usage=dict(answer.usage),
+        unverified=len(answer.unverified),
     )
 
 
@@ -447,6 +451,7 @@ class EvalRun:
             "started": self.started,
             "wall_s": round(self.wall_s, 2),
             "weakest_type": weakest[0] if weakest else None,
+            "verification": _verification(self.ours.items),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -459,6 +464,22 @@ class EvalRun:
             d["baseline_items"] = [asdict(r) | {"problems": r.problems()} for r in self.baseline.items]
             d["baseline_failures"] = [_failure(r) for r in self.baseline.items if r.problems()]
         return d
+
+
+def _verification(items: Sequence[ItemResult]) -> dict[str, int] | None:
+    """What LLM-answer verification did over the run (None when no answer came from an LLM)."""
+    llm = [r for r in items if r.mode == "llm"]
+    if not llm:
+        return None
+    return {
+        "llm_answers": len(llm),
+        "citations_removed": sum(r.usage.get("citations_removed", 0) for r in llm),
+        "sentences_reattributed": sum(r.usage.get("sentences_reattributed", 0) for r in llm),
+        "unverified_sentences": sum(r.unverified for r in llm),
+        "abstained": sum(r.abstained for r in llm),
+        "prompt_tokens": sum(r.usage.get("prompt_tokens", 0) for r in llm),
+        "completion_tokens": sum(r.usage.get("completion_tokens", 0) for r in llm),
+    }
 
 
 def _failure(r: ItemResult) -> dict[str, Any]:

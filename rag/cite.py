@@ -15,6 +15,7 @@ __all__ = [
     "CITATION_RE",
     "CitedSentence",
     "assemble",
+    "citation_for",
     "cited_sentences",
     "is_cannot_answer",
     "marker",
@@ -98,6 +99,27 @@ def _with_marker(sentence: str, n: int) -> str:
     return f"{sentence.rstrip()} {marker(n)}"
 
 
+def citation_for(n: int, chunk: Chunk, quotes: Sequence[Quote]) -> Citation:
+    """Citation ``n`` of a document: its metadata (from one of its chunks) and its quotes, first one leading."""
+    first = quotes[0]
+    meta = chunk.meta
+    return Citation(
+        n=n,
+        source=chunk.source,
+        title=chunk.title,
+        quote=first.text,
+        chunk_id=first.chunk_id,
+        score=first.score,
+        start=first.start,
+        end=first.end,
+        publisher=meta.publisher,
+        author=meta.author,
+        date=meta.date,
+        doc_id=chunk.doc_id,
+        quotes=tuple(quotes),
+    )
+
+
 def assemble(sentences: Sequence[CitedSentence]) -> tuple[str, list[Citation]]:
     """Join sentences into an answer: one number per source (in order of first use), each sentence cited."""
     numbers: dict[str, int] = {}
@@ -115,25 +137,5 @@ def assemble(sentences: Sequence[CitedSentence]) -> tuple[str, list[Citation]]:
         # the answer shows the sentence without them; the quote keeps the verbatim text.
         shown = strip_markers(s.text) if CITATION_RE.search(s.text) else s.text
         parts.append(_with_marker(shown, numbers[key]))
-    citations = []
-    for key, n in numbers.items():
-        first = firsts[key]
-        meta = first.chunk.meta
-        citations.append(
-            Citation(
-                n=n,
-                source=first.chunk.source,
-                title=first.chunk.title,
-                quote=first.text,
-                chunk_id=first.chunk.chunk_id,
-                score=first.score,
-                start=first.start,
-                end=first.end,
-                publisher=meta.publisher,
-                author=meta.author,
-                date=meta.date,
-                doc_id=key,
-                quotes=tuple(quotes[key]),
-            )
-        )
+    citations = [citation_for(n, firsts[key].chunk, quotes[key]) for key, n in numbers.items()]
     return " ".join(parts), citations

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from rag.errors import ConfigError, ModelFileError
 
@@ -22,7 +20,6 @@ __all__ = [
     "MINILM_SHA256",
     "Embedder",
     "MiniLMOnnx",
-    "OnnxMiniLMEmbedding",
     "make_embedder",
 ]
 
@@ -265,31 +262,13 @@ class OpenAIEmbedder:
         return [int(len(t.split()) * 1.3) + 1 for t in texts]
 
 
-class OnnxMiniLMEmbedding(BaseEmbedding):
-    """llama-index ``BaseEmbedding`` over any :class:`Embedder` (by default the packaged MiniLM)."""
+def __getattr__(name: str) -> Any:
+    # The llama-index wrapper lives apart: importing llama_index costs ~1 s, which `rag ask` never needs.
+    if name == "OnnxMiniLMEmbedding":
+        from rag.llama_embed import OnnxMiniLMEmbedding
 
-    _embedder: Any = PrivateAttr()
-
-    def __init__(self, embedder: Embedder | None = None, **kwargs: Any) -> None:
-        super().__init__(model_name=MINILM_MODEL_ID, embed_batch_size=32, **kwargs)
-        self._embedder = embedder or MiniLMOnnx()
-
-    @classmethod
-    def class_name(cls) -> str:
-        """Name used by llama-index serialisation."""
-        return "OnnxMiniLMEmbedding"
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return [float(x) for x in self._embedder.embed_query(query)]
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return [float(x) for x in self._embedder.embed([text])[0]]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return [[float(x) for x in row] for row in self._embedder.embed(texts)]
+        return OnnxMiniLMEmbedding
+    raise AttributeError(f"module 'rag.embed' has no attribute {name!r}")
 
 
 def make_embedder(settings: Settings) -> Embedder:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rag.cite import CANNOT_ANSWER, cited_sentences, is_cannot_answer, marker, strip_markers
+from rag.cite import CANNOT_ANSWER, citation_for, cited_sentences, is_cannot_answer, marker, strip_markers
 from rag.errors import ConfigError, LLMError
 from rag.settings import LLMSettings
 from rag.types import Chunk, Citation, Quote, ScoredChunk
@@ -289,27 +289,7 @@ class Verifier:
 
     def finish(self) -> Verified:
         """The verified answer so far (call after the last sentence)."""
-        citations = []
-        for doc_id, d in sorted(self._docs.items(), key=lambda kv: kv[1].n):
-            first = d.quotes[0]
-            c = d.chunk
-            citations.append(
-                Citation(
-                    n=d.n,
-                    source=c.source,
-                    title=c.title,
-                    quote=first.text,
-                    chunk_id=first.chunk_id,
-                    score=first.score,
-                    start=first.start,
-                    end=first.end,
-                    publisher=c.meta.publisher,
-                    author=c.meta.author,
-                    date=c.meta.date,
-                    doc_id=doc_id,
-                    quotes=tuple(d.quotes),
-                )
-            )
+        citations = [citation_for(d.n, d.chunk, d.quotes) for d in sorted(self._docs.values(), key=lambda d: d.n)]
         verified_sentences = self._sentences - len(self.unverified)
         if not citations or verified_sentences == 0:
             return Verified(
