@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -56,7 +57,7 @@ _CONTINUATION = re.compile(r"^(This|These|That|Such)\b")
 CONTINUATION_SHARE = 0.6
 
 
-@dataclass(frozen=True)
+@dataclass
 class Candidate:
     """A sentence of a retrieved chunk with its scores."""
 
@@ -68,6 +69,11 @@ class Candidate:
     semantic: float
     lexical: float
     score: float
+
+    @cached_property
+    def word_set(self) -> frozenset[str]:
+        """The sentence's words (for near-duplicate checks)."""
+        return frozenset(words(self.text))
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _duplicate(c: Candidate, chosen: Sequence[Candidate]) -> bool:
-        cw = set(words(c.text))
+        cw = c.word_set
         for o in chosen:
             # Neighbouring sentences share context in their pooled vectors: compare vectors across documents only.
             same_doc = c.item.chunk.doc_id == o.item.chunk.doc_id
@@ -163,7 +169,7 @@ class ExtractiveAnswerer:
                 and float(c.vector @ o.vector) > DUPLICATE_COSINE
             ):
                 return True
-            ow = set(words(o.text))
+            ow = o.word_set
             if cw and ow and len(cw & ow) / len(cw | ow) > DUPLICATE_JACCARD:
                 return True
         return False

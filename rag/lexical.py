@@ -7,6 +7,7 @@ import math
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,13 @@ def tokenizer_fingerprint(aliases_path: Path | None = None) -> str:
 
 def lexical_tokens(text: str, aliases: Aliases) -> list[str]:
     """Stemmed content words with name variants folded to canonical tokens."""
-    return content_words(aliases.canonicalize(text))
+    return list(_cached_tokens(text, aliases))
+
+
+@lru_cache(maxsize=65536)
+def _cached_tokens(text: str, aliases: Aliases) -> tuple[str, ...]:
+    # Retrieved sentences recur across questions: tokenise each text once.
+    return tuple(content_words(aliases.canonicalize(text)))
 
 
 class LexicalIndex:
