@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,14 +169,17 @@ def prepare_document(path: Path, settings: Settings, sidecar: dict[str, Any] | N
     )
 
 
-def _chunk_records(doc: Document, chunks: Sequence[Chunk], embedder: Embedder) -> tuple[list[Record], np.ndarray]:
-    rel = [[(a - c.start, b - c.start) for a, b in c.sentences] for c in chunks]
-    vecs, sent_vecs = embedder.embed_with_spans([c.text for c in chunks], rel)
+def _chunk_records(
+    items: Sequence[tuple[Document, Sequence[Chunk]]], embedder: Embedder
+) -> tuple[list[Record], np.ndarray]:
+    pairs = [(doc, c) for doc, chunks in items for c in chunks]
+    rel = [[(a - c.start, b - c.start) for a, b in c.sentences] for _, c in pairs]
+    vecs, sent_vecs = embedder.embed_with_spans([c.text for _, c in pairs], rel)
     records = []
-    for c, v, sv, spans in zip(chunks, vecs, sent_vecs, rel, strict=True):
+    for (doc, c), v, sv, spans in zip(pairs, vecs, sent_vecs, rel, strict=True):
         meta: dict[str, Any] = {
-            "doc_id": doc.doc_id,
-            "source": doc.source,
+            "doc_id": c.doc_id,
+            "source": c.source,
             "path": doc.path,
             "start": c.start,
             "end": c.end,
@@ -185,11 +188,11 @@ def _chunk_records(doc: Document, chunks: Sequence[Chunk], embedder: Embedder) -
             "embed_model": embedder.model_id,
             "sents": json.dumps(spans, separators=(",", ":")),
             "svec": encode_vectors(sv),
-            "title": doc.meta.title,
-            "publisher": doc.meta.publisher,
-            "author": doc.meta.author,
-            "date": doc.meta.date,
-            "language": doc.meta.language,
+            "title": c.meta.title,
+            "publisher": c.meta.publisher,
+            "author": c.meta.author,
+            "date": c.meta.date,
+            "language": c.meta.language,
         }
         records.append(Record(id=c.chunk_id, vector=v, text=c.text, metadata=meta))
     return records, vecs
@@ -246,7 +249,7 @@ def ingest_paths(
     signature = ingest_signature(settings, embedder.model_id)
     existing = {d.id: d.metadata for d in store.documents()}
     sidecars: dict[Path, dict[str, Any]] = {}
-    seen_ids: set[str] = set()
+    batch = _Batch(store, embedder, signature)
     bar = _progress(len(files), progress)
     try:
         for path in files:
@@ -256,6 +259,11 @@ def ingest_paths(
                 if folder not in sidecars:
                     sidecars[folder] = load_sidecar(folder)
                 doc = prepare_document(path, settings, sidecars[folder])
+                chunks = chunk_document(
+                    doc, embedder.count_tokens, settings.chunk.max_tokens, settings.chunk.overlap_sentences
+                )
+                if not chunks:
+                    raise IngestError(f"{path}: no sentences to index")
             except IngestError as exc:
                 report.failed.append((str(path), str(exc).removeprefix(f"{path}: ")))
                 bar.update(1)
@@ -264,7 +272,6 @@ def ingest_paths(
                 report.failed.append((str(path), f"{type(exc).__name__}: {exc}"))
                 bar.update(1)
                 continue
-            seen_ids.add(doc.doc_id)
             for note in doc.notes:
                 report.notes.append((str(path), note))
             old = existing.get(doc.doc_id)
@@ -272,9 +279,11 @@ def ingest_paths(
                 report.skipped.append(doc.path)
                 bar.update(1)
                 continue
-            report.chunks += _write_document(doc, store, embedder, settings, signature)
             (report.updated if old else report.added).append(doc.path)
-            bar.update(1)
+            report.chunks += len(chunks)
+            if batch.add(doc, chunks) >= BATCH_CHUNKS:
+                bar.update(batch.flush())
+        bar.update(batch.flush())
     finally:
         bar.close()
     if prune:
@@ -283,38 +292,53 @@ def ingest_paths(
     return report
 
 
-def _write_document(doc: Document, store: VectorStore, embedder: Embedder, settings: Settings, signature: str) -> int:
-    chunks = chunk_document(doc, embedder.count_tokens, settings.chunk.max_tokens, settings.chunk.overlap_sentences)
-    if not chunks:
-        raise IngestError(f"{doc.path}: no sentences to index")
-    # Un-commit first: until the new record is written, the document is invisible and redoable.
-    store.delete_document(doc.doc_id)
-    store.delete_doc_chunks(doc.doc_id)
-    records, vecs = _chunk_records(doc, chunks, embedder)
-    store.add(records)
-    store.put_document(_doc_record(doc, vecs, len(chunks), signature, embedder.model_id))
-    return len(chunks)
+#: Chunks embedded and written together: big enough to amortise store round trips, small
+#: enough to bound memory (and the work an interruption loses).
+BATCH_CHUNKS = 256
+
+
+class _Batch:
+    """Documents waiting to be embedded and written as one group."""
+
+    def __init__(self, store: VectorStore, embedder: Embedder, signature: str) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.signature = signature
+        self.items: list[tuple[Document, list[Chunk]]] = []
+        self.size = 0
+
+    def add(self, doc: Document, chunks: list[Chunk]) -> int:
+        self.items.append((doc, chunks))
+        self.size += len(chunks)
+        return self.size
+
+    def flush(self) -> int:
+        """Embed and write the group; returns how many documents it held."""
+        if not self.items:
+            return 0
+        ids = [d.doc_id for d, _ in self.items]
+        # Un-commit first: until its new record is written, a document is invisible and redoable.
+        self.store.delete_documents(ids)
+        self.store.delete_doc_chunks(ids)
+        records, vecs = _chunk_records(self.items, self.embedder)
+        self.store.add(records)
+        doc_records, i = [], 0
+        for doc, cs in self.items:
+            doc_records.append(_doc_record(doc, vecs[i : i + len(cs)], len(cs), self.signature, self.embedder.model_id))
+            i += len(cs)
+        self.store.put_documents(doc_records)
+        n = len(self.items)
+        self.items, self.size = [], 0
+        return n
 
 
 def prune_missing(store: VectorStore, existing: dict[str, Any]) -> list[str]:
     """Remove documents whose files no longer exist."""
-    removed = []
-    for doc_id, meta in existing.items():
-        path = Path(str(meta.get("path", "")))
-        if not path.exists():
-            store.delete_document(doc_id)
-            store.delete_doc_chunks(doc_id)
-            removed.append(str(meta.get("path")))
-    return removed
-
-
-def iter_batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Fixed-size batches of an iterable."""
-    batch: list[Any] = []
-    for it in items:
-        batch.append(it)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    gone = {
+        doc_id: str(meta.get("path"))
+        for doc_id, meta in existing.items()
+        if not Path(str(meta.get("path", ""))).exists()
+    }
+    store.delete_documents(list(gone))
+    store.delete_doc_chunks(list(gone))
+    return list(gone.values())

@@ -156,29 +156,35 @@ class ChromaStore:
         """Number of chunks."""
         return int(self._call(lambda: self._chunks.count()))
 
-    def delete_doc_chunks(self, doc_id: str) -> int:
-        """Delete one document's chunks."""
-        res = self._call(lambda: self._chunks.get(where={"doc_id": doc_id}, include=[]))
+    def delete_doc_chunks(self, doc_ids: Sequence[str]) -> int:
+        """Delete the chunks of these documents."""
+        if not doc_ids:
+            return 0
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        res = self._call(lambda: self._chunks.get(where=where, include=[]))
         ids = res["ids"]
         for b in range(0, len(ids), MAX_BATCH):
             self._call(lambda b=b: self._chunks.delete(ids=ids[b : b + MAX_BATCH]))  # type: ignore[misc]
         return len(ids)
 
     # -- documents --------------------------------------------------------
-    def put_document(self, doc: DocRecord) -> None:
-        """Write a document record (the commit mark of its ingest)."""
-        self._call(
-            lambda: self._docs.upsert(
-                ids=[doc.id],
-                embeddings=np.asarray([doc.vector], dtype=np.float32),
-                documents=[doc.text],
-                metadatas=[_clean_meta(doc.metadata)],
+    def put_documents(self, docs: Sequence[DocRecord]) -> None:
+        """Write document records (the commit marks of their ingest)."""
+        for b in range(0, len(docs), MAX_BATCH):
+            batch = docs[b : b + MAX_BATCH]
+            self._call(
+                lambda batch=batch: self._docs.upsert(  # type: ignore[misc]
+                    ids=[d.id for d in batch],
+                    embeddings=np.stack([d.vector for d in batch]).astype(np.float32),
+                    documents=[d.text for d in batch],
+                    metadatas=[_clean_meta(d.metadata) for d in batch],
+                )
             )
-        )
 
-    def delete_document(self, doc_id: str) -> None:
-        """Delete a document record."""
-        self._call(lambda: self._docs.delete(ids=[doc_id]))
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        """Delete document records."""
+        if doc_ids:
+            self._call(lambda: self._docs.delete(ids=list(doc_ids)))
 
     def documents(self) -> list[DocRecord]:
         """Every document record, without text or vector."""

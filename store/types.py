@@ -82,16 +82,16 @@ class VectorStore(Protocol):
         """Number of stored chunks."""
         ...
 
-    def delete_doc_chunks(self, doc_id: str) -> int:
-        """Delete every chunk whose metadata ``doc_id`` matches; return how many."""
+    def delete_doc_chunks(self, doc_ids: Sequence[str]) -> int:
+        """Delete every chunk whose metadata ``doc_id`` is one of ``doc_ids``; return how many."""
         ...
 
-    def put_document(self, doc: DocRecord) -> None:
-        """Write (or replace) a document record: the commit mark of its ingest."""
+    def put_documents(self, docs: Sequence[DocRecord]) -> None:
+        """Write (or replace) document records: the commit marks of their ingest."""
         ...
 
-    def delete_document(self, doc_id: str) -> None:
-        """Delete a document record."""
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        """Delete document records."""
         ...
 
     def documents(self) -> list[DocRecord]:

@@ -76,7 +76,7 @@ def test_unfinished_document_is_invisible_and_redone(tmp_path: Path, seed_copy: 
     pipe.ingest([seed_copy])
     victim = next(s for s in pipe.sources() if s.source.startswith("001"))
     # Simulate a crash between writing the chunks and the commit record.
-    pipe.store.delete_document(victim.doc_id)
+    pipe.store.delete_documents([victim.doc_id])
     pipe = _pipe(tmp_path)
     answer = pipe.ask("Why does ISIS-K confront the Taliban?")
     assert all(c.source != victim.source for c in answer.citations)
