@@ -74,6 +74,7 @@ HERE = Path(__file__).resolve().parent
 QUESTIONS_PATH = HERE / "questions.jsonl"
 REPORTS_DIR = HERE / "reports"
 COLD_QUESTION = "Why does ISKP oppose the Taliban?"
+PHASES = ("embed", "retrieve", "answer")
 DEFAULT_SIZES = (1000, 10000)
 #: Bump when the synthetic corpus generator changes (cached corpora are then regenerated).
 GENERATOR_VERSION = "1"
@@ -169,6 +170,22 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _code_version() -> dict[str, Any]:
+    """The checkout's commit and its uncommitted changes under rag/, store/ and eval/ (read-only git)."""
+    root = HERE.parent
+
+    def git(*args: str) -> str:
+        try:
+            proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return proc.stdout.rstrip() if proc.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD").strip()
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "rag", "store", "eval").splitlines()]
+    return {"commit": commit or "unknown", "changed": changed}
+
+
 def _rss_status(field: str) -> float:
     """A memory figure of this process from /proc/self/status (VmRSS, VmHWM), in MB; 0 when unavailable."""
     try:
@@ -186,13 +203,6 @@ def _reset_peak() -> bool:
         return True
     except OSError:
         return False
-
-
-def _max_rss_mb() -> float:
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024
 
 
 def _du_mb(path: Path) -> float:
@@ -319,9 +329,7 @@ def bench_latency(
         "baseline_nodes": baseline_info["nodes"],
         **stats,
         "ours_phases_median_ms": {
-            k: summarize([p[k] for p in phases if k in p])["median_ms"]
-            for k in ("embed", "retrieve", "answer")
-            if any(k in p for p in phases)
+            k: summarize([p[k] for p in phases if k in p])["median_ms"] for k in PHASES if any(k in p for p in phases)
         },
         "ours_answered_share": sum(answered[warmup:]) / max(1, len(answered) - warmup),
         "ratios": {
@@ -376,57 +384,79 @@ def _patched(target: Any, name: str, phase: str, acc: dict[str, float], static: 
         setattr(target, name, original)
 
 
-def ingest_phases(seeds: Path, store_path: Path, embedder: Embedder) -> dict[str, float]:
-    """Seconds per ingest phase, from timing wrappers around the pipeline's steps (one fresh ingest)."""
+def ingest_phases(seeds: Path, store_path: Path, embedder: Embedder) -> dict[str, Any]:
+    """Seconds per ingest phase of one fresh ingest, from timing wrappers around the pipeline's steps.
+
+    ``top`` phases do not overlap and add up to ``total``; ``detail`` splits some of them further.
+    """
     import rag.ingest as ing
     from rag.pipeline import Pipeline
     from store import open_store
 
     acc: dict[str, float] = {}
-    emb_methods = {"embed_with_spans": "embed (model + pooling)", "count_tokens": "chunk: token counting"}
+    emb_methods = {"embed_with_spans": "embed", "count_tokens": "token counting"}
     store_methods = {
         "documents": "store: list documents",
         "delete_document": "store: delete old",
+        "delete_documents": "store: delete old",
         "delete_doc_chunks": "store: delete old",
         "add": "store: add chunks",
-        "put_document": "store: commit document",
+        "put_document": "store: commit documents",
+        "put_documents": "store: commit documents",
     }
     settings = _settings(store_path, seeds)
-    store = _Timed(open_store(path=store_path, collection=settings.store.collection), store_methods, acc)
-    pipe = Pipeline(settings, embedder=_Timed(embedder, emb_methods, acc), store=store)
+    store: Any = _Timed(open_store(path=store_path, collection=settings.store.collection), store_methods, acc)
+    timed_embedder: Any = _Timed(embedder, emb_methods, acc)
+    pipe = Pipeline(settings, embedder=timed_embedder, store=store)
     with contextlib.ExitStack() as stack:
         for name, phase in (
             ("load_file", "read"),
             ("clean_text", "clean"),
             ("extract_metadata", "describe"),
-            ("prepare_document", "prepare (read+clean+describe)"),
-            ("chunk_document", "chunk (incl. token counting)"),
-            ("_chunk_records", "records (embed + metadata)"),
+            ("prepare_document", "read + clean + describe"),
+            ("chunk_document", "chunk"),
+            ("_chunk_records", "records"),
         ):
             stack.enter_context(_patched(ing, name, phase, acc))
         cls = type(embedder)
         if "_pool_spans" in cls.__dict__:
-            stack.enter_context(_patched(cls, "_pool_spans", "embed: sentence pooling", acc, static=True))
+            stack.enter_context(_patched(cls, "_pool_spans", "sentence pooling", acc, static=True))
         if "_run" in cls.__dict__:
-            stack.enter_context(_patched(cls, "_run", "embed: tokenize + ONNX", acc))
+            stack.enter_context(_patched(cls, "_run", "tokenize + ONNX", acc))
         t = time.perf_counter()
         report = pipe.ingest([seeds])
         total = time.perf_counter() - t
     pipe.close()
-    out = {k: round(v, 4) for k, v in sorted(acc.items(), key=lambda kv: -kv[1])}
-    out["total"] = round(total, 4)
-    top = (
-        "store: list documents",
-        "prepare (read+clean+describe)",
-        "chunk (incl. token counting)",
-        "store: delete old",
-        "records (embed + metadata)",
-        "store: add chunks",
-        "store: commit document",
-    )
-    out["other (discover, hashing, loop)"] = round(total - sum(acc.get(k, 0.0) for k in top), 4)
-    out["chunks"] = float(report.chunks)
-    return out
+
+    def get(k: str) -> float:
+        return acc.get(k, 0.0)
+
+    top = {
+        "store: list documents": get("store: list documents"),
+        "read + clean + describe": get("read + clean + describe"),
+        "chunk (sentences + token counting)": get("chunk"),
+        "store: delete old": get("store: delete old"),
+        "embed (model + sentence vectors)": get("embed"),
+        "records (metadata, int8 vectors)": get("records") - get("embed"),
+        "store: add chunks": get("store: add chunks"),
+        "store: commit documents": get("store: commit documents"),
+    }
+    top["other (discover, hashing, loop)"] = total - sum(top.values())
+    detail = {
+        "read": get("read"),
+        "clean": get("clean"),
+        "describe": get("describe"),
+        "chunk: token counting": get("token counting"),
+        "embed: tokenize + ONNX": get("tokenize + ONNX"),
+        "embed: sentence pooling": get("sentence pooling"),
+        "embed: mean pooling, normalise": get("embed") - get("tokenize + ONNX") - get("sentence pooling"),
+    }
+    return {
+        "total": total,
+        "chunks": report.chunks,
+        "top": dict(sorted(top.items(), key=lambda kv: -kv[1])),
+        "detail": detail,
+    }
 
 
 def bench_ingest(seeds: Path, workdir: Path, repeats: int, quiet: bool) -> tuple[dict[str, Any], Pipeline]:
@@ -545,24 +575,42 @@ print(json.dumps({"import rag.cli + parser": t1 - t0, "import rag.pipeline": t2 
 
 
 def parse_importtime(stderr: str) -> dict[str, Any]:
-    """Top modules (cumulative) and top packages (summed self time) of a ``-X importtime`` log."""
+    """Where a ``-X importtime`` log's time goes.
+
+    ``top_modules``: the ten largest cumulative times (a chain of parents and children);
+    ``top_packages``: per top-level package, the cumulative time of the imports that entered it
+    from another package, and which module did (what removing that import would save).
+    """
     rows = []
     for line in stderr.splitlines():
         m = _IMPORT_LINE.match(line)
         if m:
             rows.append((int(m[1]), int(m[2]), len(m[3]), m[4]))
-    packages: dict[str, int] = {}
-    for self_us, _, _, name in rows:
+    entered: dict[str, int] = {}
+    via: dict[str, tuple[int, str]] = {}
+    stack: list[tuple[int, str]] = []
+    # The log lists children before their parent: walk it backwards to see parents first.
+    for _, cumulative, depth, name in reversed(rows):
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        parent = stack[-1][1] if stack else ""
+        stack.append((depth, name))
         root = name.split(".")[0]
-        packages[root] = packages.get(root, 0) + self_us
-    top_modules = sorted(rows, key=lambda r: -r[1])[:10]
+        if parent.split(".")[0] != root:
+            entered[root] = entered.get(root, 0) + cumulative
+            if cumulative > via.get(root, (-1, ""))[0]:
+                via[root] = (cumulative, parent or "(top level)")
     names = {r[3] for r in rows}
     return {
         "total_ms": sum(r[0] for r in rows) / 1000,
         "modules": len(rows),
-        "top_modules": [{"module": r[3], "cumulative_ms": r[1] / 1000, "self_ms": r[0] / 1000} for r in top_modules],
+        "top_modules": [
+            {"module": r[3], "cumulative_ms": r[1] / 1000, "self_ms": r[0] / 1000}
+            for r in sorted(rows, key=lambda r: -r[1])[:10]
+        ],
         "top_packages": [
-            {"package": k, "self_ms": v / 1000} for k, v in sorted(packages.items(), key=lambda kv: -kv[1])[:10]
+            {"package": k, "cumulative_ms": v / 1000, "via": via[k][1]}
+            for k, v in sorted(entered.items(), key=lambda kv: -kv[1])[:10]
         ],
         "gradio_imported": any(n == "gradio" or n.startswith("gradio.") for n in names),
         "llama_index_imported": any(n.startswith("llama_index") for n in names),
@@ -616,96 +664,26 @@ def bench_cold(store: Path, runs: int, question: str = COLD_QUESTION) -> dict[st
 _ENTITIES: dict[str, tuple[list[str], list[str]]] = {
     "group": (
         ["Islamic State", "Taliban", "ISKP", "ISIS-K", "IS-K", "Isis", "ISIS", "al-Qaeda", "Al Qaeda", "Haqqani"],
-        [
-            "Northern Vanguard",
-            "Saffron Front",
-            "Crescent Brigade",
-            "Highland Movement",
-            "Eastern Legion",
-            "Valley Coalition",
-            "Iron Banner",
-            "Mountain Council",
-            "Southern Alliance",
-            "River Guard",
-            "Desert Wolves",
-            "Free Hills Army",
-        ],
+        ["Northern Vanguard", "Saffron Front", "Crescent Brigade", "Highland Movement", "Eastern Legion",
+         "Valley Coalition", "Iron Banner", "Mountain Council", "Southern Alliance", "River Guard", "Desert Wolves",
+         "Free Hills Army"],
     ),
     "place": (
-        [
-            "Afghanistan",
-            "Kabul",
-            "Nangarhar",
-            "Kandahar",
-            "Herat",
-            "Kunduz",
-            "Jalalabad",
-            "Pakistan",
-            "Syria",
-            "Iraq",
-            "Tajikistan",
-            "Uzbekistan",
-            "Russia",
-            "Qatar",
-            "Doha",
-            "Washington",
-            "Iran",
-            "China",
-            "Khorasan",
-        ],
-        [
-            "Varkesh",
-            "Doruna",
-            "Beltrava",
-            "Kesmara",
-            "Tirzan",
-            "Maldovar",
-            "Qalun",
-            "Sereth",
-            "Arvandia",
-            "Zelmar",
-            "Kuvessa",
-            "Hartovia",
-            "Nimrova",
-            "Talvar",
-            "Ostrel",
-            "Pashar",
-            "Rundel",
-            "Yavestan",
-        ],
+        ["Afghanistan", "Kabul", "Nangarhar", "Kandahar", "Herat", "Kunduz", "Jalalabad", "Pakistan", "Syria", "Iraq",
+         "Tajikistan", "Uzbekistan", "Russia", "Qatar", "Doha", "Washington", "Iran", "China", "Khorasan"],
+        ["Varkesh", "Doruna", "Beltrava", "Kesmara", "Tirzan", "Maldovar", "Qalun", "Sereth", "Arvandia", "Zelmar",
+         "Kuvessa", "Hartovia", "Nimrova", "Talvar", "Ostrel", "Pashar", "Rundel", "Yavestan"],
     ),
     "person": (
         ["Biden", "Trump", "Karzai", "Ghani", "Omar", "Mansour", "Baghdadi", "Zarqawi", "Bin Laden", "McKenzie"],
-        [
-            "Arman Velic",
-            "Dara Kostin",
-            "Samir Haddan",
-            "Leena Morrow",
-            "Tomas Renner",
-            "Idris Kalan",
-            "Mira Solberg",
-            "Yusuf Tarek",
-            "Elena Brask",
-            "Karim Osdal",
-            "Nadia Ferrin",
-            "Jonas Ekholm",
-        ],
+        ["Arman Velic", "Dara Kostin", "Samir Haddan", "Leena Morrow", "Tomas Renner", "Idris Kalan", "Mira Solberg",
+         "Yusuf Tarek", "Elena Brask", "Karim Osdal", "Nadia Ferrin", "Jonas Ekholm"],
     ),
-}
+}  # fmt: skip
 _MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
     "December",
-]
+]  # fmt: skip
 _ENTITY_RE = re.compile(
     r"(?<![\w-])("
     + "|".join(re.escape(n) for n in sorted((n for ns, _ in _ENTITIES.values() for n in ns), key=len, reverse=True))
@@ -831,6 +809,15 @@ def generate_corpus(seeds: Path, root: Path, size: int, sentences_per_doc: int =
     return manifest
 
 
+def _announcing(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = fn(*args, **kwargs)
+        print(EVENT_PREFIX + "commit", flush=True)
+        return out
+
+    return wrapper
+
+
 def scale_child(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Run in a child process: ingest ``spec['corpus']`` into ``spec['store']``, then measure."""
     t0 = time.perf_counter()
@@ -843,6 +830,11 @@ def scale_child(spec: Mapping[str, Any]) -> dict[str, Any]:
     pipe.embedder.embed_query("warm up")
     out["open_s"] = time.perf_counter() - t
     out["rss_after_open_mb"] = _rss_status("VmRSS")
+    out["peak_rss_open_mb"] = _rss_status("VmHWM")
+    if spec.get("announce_commits"):
+        for name in ("put_documents", "put_document"):  # the commit marks of an ingest
+            if hasattr(pipe.store, name):
+                setattr(pipe.store, name, _announcing(getattr(pipe.store, name)))
     _reset_peak()
     print(EVENT_PREFIX + "ingest_start", flush=True)
     t = time.perf_counter()
@@ -880,11 +872,11 @@ def scale_child(spec: Mapping[str, Any]) -> dict[str, Any]:
         out["ours"] = summarize(times["ours"])
         out["floor"] = summarize(times["floor"])
         out["ours_phases_median_ms"] = {
-            k: summarize([p[k] for p in phases[warmup:] if k in p])["median_ms"]
-            for k in ("embed", "retrieve", "answer")
+            k: summarize([p[k] for p in phases[warmup:] if k in p])["median_ms"] for k in PHASES
         }
         out["peak_rss_ask_mb"] = _rss_status("VmHWM")
-    out["peak_rss_mb"] = _max_rss_mb()
+    # Not ru_maxrss: after fork+exec it starts from the parent's peak.
+    out["peak_rss_mb"] = max(v for k, v in out.items() if k.startswith("peak_rss_"))
     pipe.close()
     return out
 
@@ -892,7 +884,11 @@ def scale_child(spec: Mapping[str, Any]) -> dict[str, Any]:
 def _run_child(
     spec: Mapping[str, Any], log: Path, kill_after_s: float | None = None, timeout: float = 6 * 3600
 ) -> dict[str, Any] | None:
-    """Run :func:`scale_child` in a fresh interpreter; ``kill_after_s`` SIGKILLs it mid-ingest."""
+    """Run :func:`scale_child` in a fresh interpreter.
+
+    With ``kill_after_s``, SIGKILL it that long after its first committed documents (so the kill
+    lands mid-ingest, with work both committed and in flight) and return None.
+    """
     cmd = [sys.executable, "-m", "eval.bench", "--child", json.dumps(dict(spec))]
     t = time.perf_counter()
     with log.open("a", encoding="utf-8") as err:
@@ -901,7 +897,7 @@ def _run_child(
         result: dict[str, Any] | None = None
         try:
             for line in proc.stdout:
-                if line.startswith(EVENT_PREFIX + "ingest_start") and kill_after_s is not None:
+                if line.startswith(EVENT_PREFIX + "commit") and kill_after_s is not None:
                     try:
                         proc.wait(timeout=kill_after_s)
                     except subprocess.TimeoutExpired:
@@ -981,15 +977,16 @@ def _resume_check(spec: Mapping[str, Any], full: Mapping[str, Any], store: Path,
     """Kill an ingest half-way (SIGKILL), rerun it, and compare with the uninterrupted run."""
     shutil.rmtree(store.parent, ignore_errors=True)
     store.parent.mkdir(parents=True)
-    kill_after = 0.5 * float(full["ingest_s"])
-    base = dict(spec, store=str(store), latency=False)
+    kill_after = 0.25 * float(full["ingest_s"])
+    base = dict(spec, store=str(store), latency=False, announce_commits=True)
     killed = _run_child(base, store.parent / "child.log", kill_after_s=kill_after)
     if killed is not None:  # it finished before the kill: nothing to resume
-        return {"killed_after_s": kill_after, "interrupted": False}
-    _say(f"resume check: ingest killed after {kill_after:.1f} s; rerunning …", quiet)
+        return {"size": full["size"], "killed_after_s": kill_after, "interrupted": False}
+    _say(f"resume check: ingest killed {kill_after:.1f} s after its first commit; rerunning …", quiet)
     rerun = _run_child(base, store.parent / "child.log")
     assert rerun is not None
     return {
+        "size": full["size"],
         "killed_after_s": kill_after,
         "interrupted": True,
         "rerun_ingest_s": rerun["ingest_s"],
@@ -1093,184 +1090,102 @@ def format_table(result: Mapping[str, Any], markdown: bool = False) -> str:
     """The benchmark's one table: every figure, its target and PASS/MISS."""
     rows: list[tuple[str, str, str, str]] = []
     status = {t["id"]: ("PASS" if t["pass"] else "MISS") for t in result.get("targets", [])}
+
+    def add(label: str, value: str = "", target: str = "", key: str = "") -> None:
+        rows.append((label, value, target, status.get(key, "")))
+
+    def ms(s: Mapping[str, float]) -> str:
+        return f"{_f(s['median_ms'])} / {_f(s['p95_ms'])} ms"
+
     lat = result.get("latency")
     if lat:
-        o, b, fl, fr, em = (lat[k] for k in ("ours", "baseline", "floor", "floor_raw", "embed"))
-        r = lat["ratios"]
-        ph = lat.get("ours_phases_median_ms", {})
-        head = f"seed corpus ({lat['chunks']} chunks; llama-index {lat['baseline_nodes']} nodes), {int(o['n'])} asks"
-        rows.append((head, "", "", ""))
-        rows.append(
-            (
-                "  warm `ask` (ours) median / p95",
-                f"{_f(o['median_ms'])} / {_f(o['p95_ms'])} ms",
-                "",
-                "",
-            )
-        )
-        rows.append(
-            (
-                "    of which embed / retrieve / answer",
-                " / ".join(_f(ph.get(k, 0.0)) for k in ("embed", "retrieve", "answer")) + " ms",
-                "",
-                "",
-            )
-        )
-        rows.append(
-            ("  llama-index retrieve(top 5) median / p95", f"{_f(b['median_ms'])} / {_f(b['p95_ms'])} ms", "", "")
-        )
-        rows.append(
-            ("  floor: embed + store.query(5) median / p95", f"{_f(fl['median_ms'])} / {_f(fl['p95_ms'])} ms", "", "")
-        )
-        rows.append(("  floor: embed + raw Chroma query(5) median", f"{_f(fr['median_ms'])} ms", "", ""))
-        rows.append(("  query embedding alone median", f"{_f(em['median_ms'])} ms", "", ""))
-        rows.append(
-            ("  ours / llama-index", f"{r['ours_over_baseline']:.2f}×", "≤ 1.00×", status.get("ours_over_baseline", ""))
-        )
-        rows.append(("  ours / floor", f"{r['ours_over_floor']:.2f}×", "≤ 2.00×", status.get("ours_over_floor", "")))
-        rows.append(
-            ("  ours p95 / median", f"{r['p95_over_median']:.2f}×", "≤ 2.00×", status.get("p95_over_median", ""))
-        )
+        r, ph = lat["ratios"], lat.get("ours_phases_median_ms", {})
+        add(f"seed corpus: {lat['chunks']} chunks (llama-index: {lat['baseline_nodes']} nodes), {lat['repeats']} asks")
+        add("  warm ask, ours: median / p95", ms(lat["ours"]))
+        add("    of which embed / retrieve / answer", " / ".join(_f(ph.get(k, 0.0)) for k in PHASES) + " ms")
+        add("  llama-index retrieve(), top 5: median / p95", ms(lat["baseline"]))
+        add("  floor, embed + store.query(5): median / p95", ms(lat["floor"]))
+        add("  floor, embed + raw Chroma query(5): median / p95", ms(lat["floor_raw"]))
+        add("  query embedding alone: median / p95", ms(lat["embed"]))
+        add("  ours / llama-index (medians)", f"{r['ours_over_baseline']:.2f}×", "≤ 1.00×", "ours_over_baseline")
+        add("  ours / floor (medians)", f"{r['ours_over_floor']:.2f}×", "≤ 2.00×", "ours_over_floor")
+        add("  ours p95 / median", f"{r['p95_over_median']:.2f}×", "≤ 2.00×", "p95_over_median")
     ing = result.get("ingest")
     if ing:
-        rows.append((f"seed ingest ({ing['documents']} documents, {ing['chunks']} chunks)", "", "", ""))
-        rows.append(
-            (
-                "  fresh store, incl. model load / model loaded",
-                f"{_f(ing['with_model_load_s'], 2)} / {_f(ing['model_loaded_s'], 2)} s",
-                "",
-                "",
-            )
+        add(f"seed ingest: {ing['documents']} documents, {ing['chunks']} chunks")
+        add(
+            "  fresh store: incl. model load / model loaded",
+            f"{_f(ing['with_model_load_s'], 2)} / {_f(ing['model_loaded_s'], 2)} s",
         )
-        rows.append(
-            (
-                "  throughput: pipeline / raw embed / raw embed+spans",
-                f"{_f(ing['chunks_per_s'])} / {_f(ing['raw_embed_chunks_per_s'])} / "
-                f"{_f(ing['raw_embed_with_spans_chunks_per_s'])} chunks/s",
-                "",
-                "",
-            )
+        add(
+            "  chunks/s: pipeline / raw embed / raw embed+spans",
+            f"{_f(ing['chunks_per_s'])} / {_f(ing['raw_embed_chunks_per_s'])} / "
+            f"{_f(ing['raw_embed_with_spans_chunks_per_s'])}",
         )
-        rows.append(
-            (
-                "  pipeline / raw embedder",
-                f"{ing['ratio_vs_raw_embed']:.2f}",
-                "≥ 0.85",
-                status.get("ingest_over_raw_embed", ""),
-            )
-        )
+        add("  pipeline / raw embedder", f"{ing['ratio_vs_raw_embed']:.2f}", "≥ 0.85", "ingest_over_raw_embed")
         ph = ing["phases_s"]
-        top = sorted(((k, v) for k, v in ph.items() if k not in ("total", "chunks")), key=lambda kv: -kv[1])[:6]
-        total = ph.get("total", 0.0) or 1.0
-        rows.append(
-            ("  phases (share of one ingest)", ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in top), "", "")
-        )
-    base = result.get("baseline")
-    if base:
-        rows.append(
-            ("  llama-index indexing of the same seeds", f"{_f(base['index_s'], 2)} s ({base['nodes']} nodes)", "", "")
-        )
+        total = ph["total"] or 1.0
+        add("  phases", ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in list(ph["top"].items())[:4]))
+        base = result.get("baseline")
+        if base:
+            add("  llama-index indexing of the same seeds", f"{_f(base['index_s'], 2)} s ({base['nodes']} nodes)")
     cold = result.get("cold_start")
     if cold:
         imp = cold["imports"]
-        rows.append(("cold start", "", "", ""))
-        rows.append(
-            (
-                f"  `rag ask` fresh process, median of {cold['runs']}",
-                f"{_f(cold['median_s'], 2)} s (min {_f(cold['min_s'], 2)})",
-                "≤ 2.50 s",
-                status.get("cold_start_s", ""),
-            )
+        add("cold start")
+        add(
+            f"  `rag ask` fresh process, median of {cold['runs']}",
+            f"{_f(cold['median_s'], 2)} s (min {_f(cold['min_s'], 2)})",
+            "≤ 2.50 s",
+            "cold_start_s",
         )
-        rows.append(
-            (
-                "  imports on the ask path",
-                f"{_f(imp['total_ms'], 0)} ms; top: "
-                + ", ".join(f"{p['package']} {_f(p['self_ms'], 0)}" for p in imp["top_packages"][:4]),
-                "",
-                "",
-            )
+        top = ", ".join(
+            f"{p['package']} {_f(p['cumulative_ms'], 0)}" for p in imp["top_packages"][:4] if p["package"] != "rag"
         )
-        rows.append(
-            (
-                "  gradio / llama-index imported by `rag ask`",
-                f"{'yes' if imp['gradio_imported'] else 'no'} / {'yes' if imp['llama_index_imported'] else 'no'}",
-                "gradio: no",
-                status.get("gradio_on_ask_path", ""),
-            )
+        add("  imports on the ask path (ms)", f"{_f(imp['total_ms'], 0)} in all; {top}")
+        yes = {True: "yes", False: "no"}
+        add(
+            "  gradio / llama-index imported by `rag ask`",
+            f"{yes[imp['gradio_imported']]} / {yes[imp['llama_index_imported']]}",
+            "gradio: no",
+            "gradio_on_ask_path",
         )
-        rows.append(("  `rag --help`", f"{_f(cold['help_median_s'], 2)} s", "", ""))
+        add("  `rag --help`", f"{_f(cold['help_median_s'], 2)} s")
     for row in result.get("scale") or []:
         n = row["size"]
-        rows.append(
-            (
-                f"scale {n:,} ({row['chunks']:,} chunks, {row['documents']:,} docs)",
-                "",
-                "",
-                "",
-            )
+        add(f"scale {n:,}: {row['chunks']:,} chunks, {row['documents']:,} documents")
+        add("  ingest", f"{_f(row['ingest_s'])} s, {_f(row['ingest_chunks_per_s'])} chunks/s")
+        add("  warm ask: median / p95", ms(row["ours"]), "median ≤ 25 ms", f"scale_{n}_median_ms")
+        add(
+            "    floor median; ours embed / retrieve / answer",
+            f"{_f(row['floor']['median_ms'])}; "
+            + " / ".join(_f(row["ours_phases_median_ms"].get(k, 0.0)) for k in PHASES)
+            + " ms",
         )
-        rows.append(
-            (
-                "  ingest",
-                f"{_f(row['ingest_s'])} s, {_f(row['ingest_chunks_per_s'])} chunks/s",
-                "",
-                "",
-            )
+        add(
+            "  peak RSS: ingest / lexical build / asks (MB)",
+            " / ".join(_f(row[k], 0) for k in ("peak_rss_ingest_mb", "peak_rss_lexical_mb", "peak_rss_ask_mb")),
+            "≤ 1,536 MB",
+            f"scale_{n}_peak_rss_mb",
         )
-        o, fl = row["ours"], row["floor"]
-        rows.append(
-            (
-                "  warm ask median / p95 (floor median)",
-                f"{_f(o['median_ms'])} / {_f(o['p95_ms'])} ms ({_f(fl['median_ms'])})",
-                "median ≤ 25 ms",
-                status.get(f"scale_{n}_median_ms", ""),
-            )
-        )
-        rows.append(
-            (
-                "  peak RSS: ingest / lexical build / asks",
-                f"{_f(row['peak_rss_ingest_mb'], 0)} / {_f(row['peak_rss_lexical_mb'], 0)} / "
-                f"{_f(row['peak_rss_ask_mb'], 0)} MB",
-                "≤ 1,536 MB",
-                status.get(f"scale_{n}_peak_rss_mb", ""),
-            )
-        )
-        rows.append(
-            (
-                "  store on disk / lexical build / cold `rag ask`",
-                f"{_f(row['store_mb'])} MB / {_f(row['lexical_build_s'], 2)} s / {_f(row['cold_ask_s'], 2)} s",
-                "",
-                "",
-            )
+        add(
+            "  store on disk / lexical build / cold `rag ask`",
+            f"{_f(row['store_mb'])} MB / {_f(row['lexical_build_s'], 2)} s / {_f(row['cold_ask_s'], 2)} s",
         )
     res = result.get("resume")
     if res:
+        value = "ingest finished before the kill; not checked"
         if res.get("interrupted"):
             value = (
-                f"killed at {_f(res['killed_after_s'])} s; rerun embedded {res['rerun_embedded_chunks']:,} "
-                f"of {res['expected_chunks']:,} chunks in {_f(res['rerun_ingest_s'])} s"
+                f"killed {_f(res['killed_after_s'])} s after the first commit; the rerun embedded "
+                f"{res['rerun_embedded_chunks']:,} of {res['expected_chunks']:,} chunks, ending with {res['chunks']:,}"
             )
-        else:
-            value = "ingest finished before the kill; not checked"
-        rows.append(("resume after SIGKILL mid-ingest", value, "same chunks", status.get("resume_ok", "")))
+        add(f"resume after SIGKILL mid-ingest ({res['size']:,})", value, "same chunks", "resume_ok")
     g = result.get("growth") or {}
     if g:
-        n = g["chunks"]["factor"]
-        parts = [
-            f"{k} ×{v['factor']:.2f}"
-            for k, v in g.items()
-            if k
-            in (
-                "ingest_s_per_chunk",
-                "ask_median_ms",
-                "retrieve_median_ms",
-                "lexical_build_s",
-                "peak_rss_mb",
-                "cold_ask_s",
-            )
-        ]
-        rows.append((f"growth for ×{n:.0f} chunks", ", ".join(parts), "", ""))
+        shown = ("ingest_s_per_chunk", "ask_median_ms", "retrieve_median_ms", "lexical_build_s", "peak_rss_mb")
+        parts = ", ".join(f"{k} ×{g[k]['factor']:.2f}" for k in shown if k in g)
+        add(f"growth for ×{g['chunks']['factor']:.0f} chunks", parts)
     return _render(["measurement", "value", "target", ""], rows, markdown)
 
 
@@ -1324,6 +1239,7 @@ def run_bench(
         "command": command,
         "machine": _machine() | {"load_at_start": _load()},
         "versions": _versions(),
+        "code": _code_version(),
         "seeds": str(seeds),
         "settings": {
             "repeats": repeats,
@@ -1335,6 +1251,11 @@ def run_bench(
     }
     try:
         _say(f"work folder {work}; {repeats} timed asks per system", quiet)
+        # The seed-corpus measurements always start from empty stores (a reused --workdir keeps
+        # only the synthetic corpora and, with --resume, the scale stores).
+        for old in work.glob("ingest-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(work / "baseline-chroma", ignore_errors=True)
         ingest, pipe = bench_ingest(seeds, work, 1 if quick else 3, quiet)
         result["ingest"] = ingest
         pipe.warm()
@@ -1451,11 +1372,12 @@ def run_cli(args: argparse.Namespace) -> int:
     path = args.json or REPORTS_DIR / f"bench-{re.sub(r'[-:]', '', result['started'])}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    m = result["machine"]
+    m, code = result["machine"], result["code"]
     print(format_table(result, markdown=args.markdown), end="")
+    changed = f" + uncommitted {', '.join(code['changed'])}" if code["changed"] else ""
     print(
         f"\n{m['cpus']} cores ({m['cpu_model'] or 'unknown CPU'}), load {m['load_at_start']} → {m['load_at_end']}; "
-        f"{result['wall_s']:.0f} s; JSON: {path}"
+        f"commit {code['commit']}{changed}; {result['wall_s']:.0f} s; JSON: {path}"
     )
     missed = [t["id"] for t in result["targets"] if not t["pass"]]
     print("targets: all met" if not missed else f"targets missed: {', '.join(missed)}")

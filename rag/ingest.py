@@ -294,7 +294,7 @@ def ingest_paths(
 
 #: Chunks embedded and written together: big enough to amortise store round trips, small
 #: enough to bound memory (and the work an interruption loses).
-BATCH_CHUNKS = 256
+BATCH_CHUNKS = 64
 
 
 class _Batch:
