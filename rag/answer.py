@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from rag.cite import CitedSentence
 from rag.lexical import lexical_tokens
 from rag.retrieve import Query
 from rag.text import is_answer_sentence, words
-from rag.types import ScoredChunk
+from rag.types import Chunk, ScoredChunk
 
 __all__ = ["Candidate", "ExtractiveAnswerer", "Selection"]
 
@@ -69,11 +70,19 @@ class Candidate:
     semantic: float
     lexical: float
     score: float
+    word_set: frozenset[str] = field(default=frozenset())  # the sentence's words, for near-duplicate checks
 
-    @cached_property
-    def word_set(self) -> frozenset[str]:
-        """The sentence's words (for near-duplicate checks)."""
-        return frozenset(words(self.text))
+
+@dataclass(frozen=True)
+class _Sentence:
+    """What scoring needs of a chunk's sentence that does not depend on the question."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+    terms: frozenset[str]
+    words: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -94,11 +103,35 @@ class ExtractiveAnswerer:
         idf: Callable[[str], float],
         max_sentences: int = 4,
         min_evidence: float = 0.4,
+        cache_size: int = 2048,
     ) -> None:
         self.aliases = aliases
         self.idf = idf
         self.max_sentences = max_sentences
         self.min_evidence = min_evidence
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, list[_Sentence]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _sentences(self, chunk: Chunk) -> list[_Sentence]:
+        """The chunk's answer-worthy sentences with their terms, cached by chunk id."""
+        with self._lock:
+            cached = self._cache.get(chunk.chunk_id)
+            if cached is not None:
+                self._cache.move_to_end(chunk.chunk_id)
+                return cached
+        out = []
+        for j, (a, b) in enumerate(chunk.sentences):
+            text = chunk.text[a - chunk.start : b - chunk.start]
+            if is_answer_sentence(text):
+                terms = frozenset(lexical_tokens(text, self.aliases))
+                out.append(_Sentence(j, a, b, text, terms, frozenset(words(text))))
+        if self.cache_size > 0:
+            with self._lock:
+                self._cache[chunk.chunk_id] = out
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
 
     def candidates(self, query: Query, retrieved: Sequence[ScoredChunk]) -> list[Candidate]:
         """Every answer-worthy sentence of the retrieved chunks, scored, best first."""
@@ -110,20 +143,16 @@ class ExtractiveAnswerer:
         for item in retrieved:
             chunk = item.chunk
             vecs = chunk.sentence_vectors
-            for j, (a, b) in enumerate(chunk.sentences):
-                key = (chunk.doc_id, a)
+            for s in self._sentences(chunk):
+                key = (chunk.doc_id, s.start)
                 if key in seen:  # overlapping chunks repeat a sentence
                     continue
-                text = chunk.text[a - chunk.start : b - chunk.start]
-                if not is_answer_sentence(text):
-                    continue
                 seen.add(key)
-                vec = vecs[j] if vecs is not None and j < len(vecs) else None
+                vec = vecs[s.index] if vecs is not None and s.index < len(vecs) else None
                 semantic = float(vec @ query.vector) if vec is not None else 0.0
-                s_terms = set(lexical_tokens(text, self.aliases))
-                lexical = sum(self.idf(t) for t in q_terms & s_terms) / q_weight if q_weight else 0.0
-                score = W_SEMANTIC * semantic + W_LEXICAL * lexical + (W_CUE if cue and cue.search(text) else 0.0)
-                out.append(Candidate(text, a, b, item, vec, semantic, lexical, score))
+                lexical = sum(self.idf(t) for t in q_terms & s.terms) / q_weight if q_weight else 0.0
+                score = W_SEMANTIC * semantic + W_LEXICAL * lexical + (W_CUE if cue and cue.search(s.text) else 0.0)
+                out.append(Candidate(s.text, s.start, s.end, item, vec, semantic, lexical, score, s.words))
         out.sort(key=lambda c: -c.score)
         return out
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,6 +226,18 @@ def _doc_record(doc: Document, vecs: np.ndarray, n_chunks: int, signature: str, 
     )
 
 
+_META_FIELDS = ("title", "publisher", "author", "date", "language")
+
+
+def _unchanged(old: Mapping[str, Any], doc: Document, signature: str) -> bool:
+    """Same text, same chunking and model, same metadata (an edited metadata.json re-ingests the file)."""
+    return (
+        old.get("content_hash") == doc.content_hash
+        and old.get("signature") == signature
+        and all(old.get(f) == getattr(doc.meta, f) for f in _META_FIELDS)
+    )
+
+
 def _progress(total: int, show: bool) -> Any:
     from tqdm import tqdm
 
@@ -275,7 +287,7 @@ def ingest_paths(
             for note in doc.notes:
                 report.notes.append((str(path), note))
             old = existing.get(doc.doc_id)
-            if old and old.get("content_hash") == doc.content_hash and old.get("signature") == signature:
+            if old and _unchanged(old, doc, signature):
                 report.skipped.append(doc.path)
                 bar.update(1)
                 continue

@@ -109,6 +109,9 @@ class Pipeline:
         self._ingest_lock = threading.Lock()
         self._docs_at = 0.0
         self._docs: dict[str, Any] | None = None
+        self._committed_ids: frozenset[str] = frozenset()
+        self._answerer: ExtractiveAnswerer | None = None
+        self._answerer_index: LexicalIndex | None = None
         self._lexical: LexicalIndex | None = None
         self._llm: ChatModel | None = None
         self._checker: Any = None
@@ -141,12 +144,16 @@ class Pipeline:
                 if self._docs is not None and docs != self._docs:
                     # Another process (or server client) changed the corpus: rebuild the lexical index.
                     self._lexical = None
+                    self.retriever.cache.clear()
+                if docs != self._docs:
+                    self._committed_ids = frozenset(docs)
                 self._docs = docs
                 self._docs_at = time.monotonic()
             return self._docs
 
-    def _committed(self) -> set[str]:
-        return set(self._documents())
+    def _committed(self) -> frozenset[str]:
+        self._documents()
+        return self._committed_ids
 
     def _signature(self) -> str:
         docs = self._documents()
@@ -184,6 +191,7 @@ class Pipeline:
             self._docs = None
             self._lexical = None
             self._docs_at = 0.0
+            self.retriever.cache.clear()
 
     def warm(self) -> Pipeline:
         """Load the model and indexes now, so the first question is as fast as the rest."""
@@ -391,12 +399,19 @@ class Pipeline:
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
     def _extractive(self) -> ExtractiveAnswerer:
-        return ExtractiveAnswerer(
-            self.aliases,
-            self._lexical_index().idf,
-            max_sentences=self.settings.answer.max_sentences,
-            min_evidence=self.settings.answer.min_evidence,
-        )
+        index = self._lexical_index()
+        with self._lock:
+            # One answerer per lexical index (its idf), so its per-chunk sentence cache survives questions.
+            if self._answerer is None or self._answerer_index is not index:
+                self._answerer = ExtractiveAnswerer(
+                    self.aliases,
+                    index.idf,
+                    max_sentences=self.settings.answer.max_sentences,
+                    min_evidence=self.settings.answer.min_evidence,
+                    cache_size=self.settings.retrieve.chunk_cache,
+                )
+                self._answerer_index = index
+            return self._answerer
 
     def _condense_with_llm(
         self, llm: ChatModel, q: str, history: Sequence[str], fallback: str, timings: dict[str, float]

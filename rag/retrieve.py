@@ -1,10 +1,12 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused by reciprocal rank."""
+"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused into one ranking."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Collection, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +18,7 @@ from rag.settings import RetrieveSettings
 from rag.types import Chunk, ScoredChunk, Source
 from store import Hit, VectorStore
 
-__all__ = ["HybridRetriever", "Query", "chunk_from_hit", "decode_vectors", "encode_vectors"]
+__all__ = ["ChunkCache", "HybridRetriever", "Query", "chunk_from_hit", "decode_vectors", "encode_vectors"]
 
 
 def encode_vectors(vecs: np.ndarray) -> str:
@@ -63,20 +65,59 @@ def chunk_from_hit(hit: Hit, dim: int) -> Chunk:
     )
 
 
-def _fuse(dense: list[Hit], lexical: list[tuple[str, float]], cfg: RetrieveSettings) -> dict[str, float]:
+class ChunkCache:
+    """A bounded, thread-safe LRU of decoded chunks by id.
+
+    Chunk ids hash the document id and the chunk text, so an entry never goes stale on its own;
+    the pipeline clears the cache whenever the corpus changes (metadata can change with a re-ingest).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Chunk] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, chunk_id: str) -> Chunk | None:
+        """The cached chunk, marked as recently used, or None."""
+        with self._lock:
+            chunk = self._items.get(chunk_id)
+            if chunk is not None:
+                self._items.move_to_end(chunk_id)
+            return chunk
+
+    def put(self, chunk: Chunk) -> None:
+        """Keep a chunk, evicting the least recently used beyond the size."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[chunk.chunk_id] = chunk
+            self._items.move_to_end(chunk.chunk_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every chunk."""
+        with self._lock:
+            self._items.clear()
+
+
+def _fuse(dense: list[tuple[str, float]], lexical: list[tuple[str, float]], cfg: RetrieveSettings) -> dict[str, float]:
     """Combine the two rankings into one score per chunk id."""
     fused: dict[str, float] = {}
     if cfg.fusion == "rrf":
-        for rank, h in enumerate(dense):
-            fused[h.id] = fused.get(h.id, 0.0) + cfg.dense_weight / (cfg.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(dense):
+            fused[cid] = fused.get(cid, 0.0) + cfg.dense_weight / (cfg.rrf_k + rank + 1)
         for rank, (cid, _) in enumerate(lexical):
             fused[cid] = fused.get(cid, 0.0) + cfg.lexical_weight / (cfg.rrf_k + rank + 1)
         return fused
     # Convex combination (Bruch et al. 2023): cosine is already on a fixed scale; BM25 is
     # divided by the best BM25 score of this query.
     top_lex = max((s for _, s in lexical), default=0.0)
-    for h in dense:
-        fused[h.id] = cfg.dense_weight * max(h.score, 0.0)
+    for cid, score in dense:
+        fused[cid] = cfg.dense_weight * max(score, 0.0)
     for cid, s in lexical:
         fused[cid] = fused.get(cid, 0.0) + (cfg.lexical_weight * s / top_lex if top_lex > 0 else 0.0)
     return fused
@@ -93,7 +134,7 @@ class Query:
 
 
 class HybridRetriever:
-    """Dense top-N from the store plus BM25 top-N, fused with weighted reciprocal rank fusion."""
+    """Dense top-N from the store plus BM25 top-N, fused (convex combination or reciprocal rank)."""
 
     def __init__(
         self,
@@ -110,6 +151,7 @@ class HybridRetriever:
         self.settings = settings
         self._lexical = lexical
         self._committed = committed
+        self.cache = ChunkCache(settings.chunk_cache)
 
     def prepare(self, question: str) -> Query:
         """Normalise name variants and embed the question."""
@@ -123,24 +165,16 @@ class HybridRetriever:
         cfg = self.settings
         k = top_k or cfg.top_k
         n = max(cfg.candidates, k)
-        committed = self._committed()
-        # Chunks of a document whose ingest has not finished are invisible.
-        dense = [h for h in self.store.query(query.vector, n) if h.metadata.get("doc_id") in committed]
+        # Ranking needs only ids and scores; payloads are read for the few chunks kept.
+        dense = self.store.nearest(query.vector, n)
         lexical = self._lexical().search(query.tokens, n)
         fused = _fuse(dense, lexical, cfg)
-        best = sorted(fused, key=lambda c: -fused[c])[:k]
-        hits = {h.id: h for h in dense}
-        missing = [c for c in best if c not in hits]
-        for h in self.store.get(missing):
-            if h.metadata.get("doc_id") in committed:
-                hits[h.id] = h
-        dense_scores = {h.id: h.score for h in dense}
+        ranking = sorted(fused, key=lambda c: -fused[c])
+        dense_scores = dict(dense)
         lex_scores = dict(lexical)
         out: list[ScoredChunk] = []
-        for cid in best:
-            if cid not in hits:
-                continue
-            chunk = chunk_from_hit(hits[cid], self.embedder.dim)
+        for chunk in self._chunks(ranking, k):
+            cid = chunk.chunk_id
             out.append(
                 ScoredChunk(
                     chunk=chunk,
@@ -150,4 +184,23 @@ class HybridRetriever:
                     lexical_score=lex_scores.get(cid),
                 )
             )
+        return out
+
+    def _chunks(self, ranking: Sequence[str], k: int) -> list[Chunk]:
+        """The first k chunks of ``ranking`` that belong to committed documents, in order."""
+        # Chunks of a document whose ingest has not finished are invisible; skipping them here
+        # (rather than before fusion) gives the same top k, since fusion scores each id on its own.
+        committed = self._committed()
+        out: list[Chunk] = []
+        pos = 0
+        while len(out) < k and pos < len(ranking):
+            window = ranking[pos : pos + k - len(out)]
+            pos += len(window)
+            found = {cid: c for cid in window if (c := self.cache.get(cid)) is not None}
+            missing = [cid for cid in window if cid not in found]
+            for hit in self.store.get(missing):
+                chunk = chunk_from_hit(hit, self.embedder.dim)
+                self.cache.put(chunk)
+                found[hit.id] = chunk
+            out.extend(c for cid in window if (c := found.get(cid)) is not None and c.doc_id in committed)
         return out

@@ -113,6 +113,14 @@ class RetrieveSettings(BaseModel):
     aliases_path: Path | None = Field(
         None, description="JSON file of entity name variants; default: the packaged rag/data/aliases.json."
     )
+    chunk_cache: int = Field(
+        2048,
+        ge=0,
+        description=(
+            "Decoded chunks (text, metadata, sentence vectors) kept in memory between questions, so a "
+            "question re-reads only chunks not seen recently; 0 turns the cache off."
+        ),
+    )
 
 
 class AnswerSettings(BaseModel):

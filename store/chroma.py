@@ -125,6 +125,19 @@ class ChromaStore:
             )
         ]
 
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the nearest chunks, best first."""
+        # Without documents and metadatas (each chunk's sentence vectors ride in its metadata) a
+        # 20-candidate query costs about a third as much; callers fetch the few chunks they keep.
+        res = self._call(
+            lambda: self._chunks.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=max(k, 1),
+                include=["distances"],
+            )
+        )
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
     def get(self, ids: Sequence[str]) -> list[Hit]:
         """Chunks by id, in the order asked."""
         if not ids:

@@ -70,6 +70,10 @@ class VectorStore(Protocol):
         """Return the k nearest chunks, best first."""
         ...
 
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Return the ids and cosine similarities of the k nearest chunks, best first (no payloads)."""
+        ...
+
     def get(self, ids: Sequence[str]) -> list[Hit]:
         """Return chunks by id, in the order asked (missing ids are skipped)."""
         ...

@@ -81,6 +81,7 @@ def test_unfinished_document_is_invisible_and_redone(tmp_path: Path, seed_copy: 
     answer = pipe.ask("Why does ISIS-K confront the Taliban?")
     assert all(c.source != victim.source for c in answer.citations)
     assert all(r.source != victim.source for r in answer.retrieved)
+    assert len(answer.retrieved) == pipe.settings.retrieve.top_k  # the skipped chunks' places are filled
     count = pipe.store.count()
     report = pipe.ingest([seed_copy])
     assert [Path(p).name for p in report.added] == [victim.source]
