@@ -300,6 +300,10 @@ def bench_latency(
         phases.append(a.timings_ms)
         answered.append(not a.abstained)
 
+    def ours_uncached(q: str) -> None:
+        pipe.clear_caches()  # every kept chunk read and decoded again, as for a question on new ground
+        pipe.ask(q)
+
     def floor(q: str) -> None:
         store.query(embedder.embed_query(q), 5)
 
@@ -311,6 +315,7 @@ def bench_latency(
 
     systems: dict[str, Callable[[str], object]] = {
         "ours": ours,
+        "ours_uncached": ours_uncached,
         "baseline": retriever.retrieve,
         "floor": floor,
         "floor_raw": floor_raw,
@@ -334,6 +339,7 @@ def bench_latency(
         "ours_answered_share": sum(answered[warmup:]) / max(1, len(answered) - warmup),
         "ratios": {
             "ours_over_baseline": ours_med / stats["baseline"]["median_ms"],
+            "ours_uncached_over_baseline": stats["ours_uncached"]["median_ms"] / stats["baseline"]["median_ms"],
             "ours_over_floor": ours_med / stats["floor"]["median_ms"],
             "ours_over_floor_raw": ours_med / stats["floor_raw"]["median_ms"],
             "p95_over_median": stats["ours"]["p95_ms"] / ours_med,
@@ -864,12 +870,20 @@ def scale_child(spec: Mapping[str, Any]) -> dict[str, Any]:
         def ours(q: str) -> None:
             phases.append(pipe.ask(q).timings_ms)
 
+        def ours_uncached(q: str) -> None:
+            # The bench repeats its questions, which a big corpus would rarely see: this one reads
+            # every kept chunk from the store again.
+            pipe.clear_caches()
+            pipe.ask(q)
+
         def floor(q: str) -> None:
             store.query(embedder.embed_query(q), 5)
 
         warmup = int(spec["warmup"])
-        times = _interleaved({"ours": ours, "floor": floor}, questions, int(spec["repeats"]), warmup)
+        systems = {"ours": ours, "ours_uncached": ours_uncached, "floor": floor}
+        times = _interleaved(systems, questions, int(spec["repeats"]), warmup)
         out["ours"] = summarize(times["ours"])
+        out["ours_uncached"] = summarize(times["ours_uncached"])
         out["floor"] = summarize(times["floor"])
         out["ours_phases_median_ms"] = {
             k: summarize([p[k] for p in phases[warmup:] if k in p])["median_ms"] for k in PHASES
@@ -1072,8 +1086,13 @@ def evaluate_targets(result: Mapping[str, Any]) -> list[dict[str, Any]]:
         )
     for row in result.get("scale") or []:
         n = row["size"]
+        # Judged without the chunk cache: the bench's repeated questions would flatter it at scale.
+        worst = row.get("ours_uncached", row["ours"])
         add(
-            f"scale_{n}_median_ms", f"{n:,}: warm ask median (ms)", row["ours"]["median_ms"], TARGETS["scale_median_ms"]
+            f"scale_{n}_median_ms",
+            f"{n:,}: warm ask median, no chunk cache (ms)",
+            worst["median_ms"],
+            TARGETS["scale_median_ms"],
         )
         add(f"scale_{n}_peak_rss_mb", f"{n:,}: peak RSS (MB)", row["peak_rss_mb"], TARGETS["scale_peak_rss_mb"])
     res = result.get("resume")
@@ -1103,6 +1122,11 @@ def format_table(result: Mapping[str, Any], markdown: bool = False) -> str:
         add(f"seed corpus: {lat['chunks']} chunks (llama-index: {lat['baseline_nodes']} nodes), {lat['repeats']} asks")
         add("  warm ask, ours: median / p95", ms(lat["ours"]))
         add("    of which embed / retrieve / answer", " / ".join(_f(ph.get(k, 0.0)) for k in PHASES) + " ms")
+        if "ours_uncached" in lat:
+            add(
+                "  ours with caches cleared before each ask; / llama-index",
+                f"{ms(lat['ours_uncached'])}; {r['ours_uncached_over_baseline']:.2f}×",
+            )
         add("  llama-index retrieve(), top 5: median / p95", ms(lat["baseline"]))
         add("  floor, embed + store.query(5): median / p95", ms(lat["floor"]))
         add("  floor, embed + raw Chroma query(5): median / p95", ms(lat["floor_raw"]))
@@ -1155,7 +1179,16 @@ def format_table(result: Mapping[str, Any], markdown: bool = False) -> str:
         n = row["size"]
         add(f"scale {n:,}: {row['chunks']:,} chunks, {row['documents']:,} documents")
         add("  ingest", f"{_f(row['ingest_s'])} s, {_f(row['ingest_chunks_per_s'])} chunks/s")
-        add("  warm ask: median / p95", ms(row["ours"]), "median ≤ 25 ms", f"scale_{n}_median_ms")
+        if "ours_uncached" not in row:  # a result written before the chunk cache
+            add("  warm ask: median / p95", ms(row["ours"]), "median ≤ 25 ms", f"scale_{n}_median_ms")
+        else:
+            add("  warm ask, chunk cache warm: median / p95", ms(row["ours"]))
+            add(
+                "  warm ask, caches cleared before each: median / p95",
+                ms(row["ours_uncached"]),
+                "median ≤ 25 ms",
+                f"scale_{n}_median_ms",
+            )
         add(
             "    floor median; ours embed / retrieve / answer",
             f"{_f(row['floor']['median_ms'])}; "
