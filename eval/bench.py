@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -1017,6 +1018,12 @@ def _resume_check(spec: Mapping[str, Any], full: Mapping[str, Any], store: Path,
     }
 
 
+def _per_embedded_chunk(r: Mapping[str, Any]) -> float:
+    # A resumed ingest embeds only what was missing: time per chunk it embedded.
+    n = float(r.get("embedded_chunks") or 0)
+    return float(r["ingest_s"]) / n if n > 0 else 0.0
+
+
 def growth(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     """How each cost grows with corpus size: the factor and log-log slope, smallest to largest size."""
     if len(rows) < 2:
@@ -1024,10 +1031,10 @@ def growth(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     a, b = rows[0], rows[-1]
     n = b["chunks"] / a["chunks"]
     metrics: dict[str, Callable[[Mapping[str, Any]], float]] = {
-        "ingest_s": lambda r: float(r["ingest_s"]),
-        "ingest_s_per_chunk": lambda r: float(r["ingest_s"]) / float(r["chunks"]),
+        "ingest_s_per_chunk": _per_embedded_chunk,
         "ask_median_ms": lambda r: float(r["ours"]["median_ms"]),
         "ask_p95_ms": lambda r: float(r["ours"]["p95_ms"]),
+        "ask_uncached_median_ms": lambda r: float(r.get("ours_uncached", {}).get("median_ms", 0.0)),
         "floor_median_ms": lambda r: float(r["floor"]["median_ms"]),
         "retrieve_median_ms": lambda r: float(r["ours_phases_median_ms"]["retrieve"]),
         "lexical_build_s": lambda r: float(r["lexical_build_s"]),
@@ -1178,7 +1185,13 @@ def format_table(result: Mapping[str, Any], markdown: bool = False) -> str:
     for row in result.get("scale") or []:
         n = row["size"]
         add(f"scale {n:,}: {row['chunks']:,} chunks, {row['documents']:,} documents")
-        add("  ingest", f"{_f(row['ingest_s'])} s, {_f(row['ingest_chunks_per_s'])} chunks/s")
+        ingest = f"{_f(row['ingest_s'])} s, {_f(row['ingest_chunks_per_s'])} chunks/s"
+        if row.get("skipped_documents"):
+            ingest += (
+                f" (resumed: {row['skipped_documents']:,} documents already in the store, "
+                f"{row['embedded_chunks']:,} chunks embedded now)"
+            )
+        add("  ingest", ingest)
         if "ours_uncached" not in row:  # a result written before the chunk cache
             add("  warm ask: median / p95", ms(row["ours"]), "median ≤ 25 ms", f"scale_{n}_median_ms")
         else:
@@ -1214,11 +1227,24 @@ def format_table(result: Mapping[str, Any], markdown: bool = False) -> str:
                 f"{res['rerun_embedded_chunks']:,} of {res['expected_chunks']:,} chunks, ending with {res['chunks']:,}"
             )
         add(f"resume after SIGKILL mid-ingest ({res['size']:,})", value, "same chunks", "resume_ok")
-    g = result.get("growth") or {}
-    if g:
-        shown = ("ingest_s_per_chunk", "ask_median_ms", "retrieve_median_ms", "lexical_build_s", "peak_rss_mb")
+    scale = list(result.get("scale") or [])
+    steps = [growth([a, b]) for a, b in itertools.pairwise(scale)]
+    if len(scale) > 2:
+        steps.append(growth(scale))
+    for g in steps:
+        if not g:
+            continue
+        shown = (
+            "ingest_s_per_chunk",
+            "ask_median_ms",
+            "ask_uncached_median_ms",
+            "retrieve_median_ms",
+            "lexical_build_s",
+            "peak_rss_mb",
+        )
         parts = ", ".join(f"{k} ×{g[k]['factor']:.2f}" for k in shown if k in g)
-        add(f"growth for ×{g['chunks']['factor']:.0f} chunks", parts)
+        span = f"{g['chunks']['from']:,.0f} → {g['chunks']['to']:,.0f}"
+        add(f"growth, {span} chunks (×{g['chunks']['factor']:.1f})", parts)
     return _render(["measurement", "value", "target", ""], rows, markdown)
 
 
