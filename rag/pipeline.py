@@ -23,7 +23,7 @@ from rag.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, Document, RemovedLine, ScoredChunk, Source, StreamEvent
-from store import VectorStore, open_store
+from store import StoreError, VectorStore, open_store
 
 if TYPE_CHECKING:
     from rag.llm import ChatModel
@@ -110,6 +110,7 @@ class Pipeline:
         self._docs_at = 0.0
         self._docs: dict[str, Any] | None = None
         self._committed_ids: frozenset[str] = frozenset()
+        self._docs_version: str | None = None
         self._answerer: ExtractiveAnswerer | None = None
         self._answerer_index: LexicalIndex | None = None
         self._lexical: LexicalIndex | None = None
@@ -140,6 +141,10 @@ class Pipeline:
             stale = time.monotonic() - self._docs_at > self.settings.store.refresh_seconds
             if self._docs is None or stale:
                 with translate_store_errors():
+                    version = self.store.corpus_version()
+                    if self._docs is not None and self._unchanged_since_last_read(version):
+                        self._docs_at = time.monotonic()
+                        return self._docs
                     docs = {d.id: d.metadata for d in self.store.documents()}
                 if self._docs is not None and docs != self._docs:
                     # Another process (or server client) changed the corpus: rebuild the lexical index.
@@ -148,8 +153,17 @@ class Pipeline:
                 if docs != self._docs:
                     self._committed_ids = frozenset(docs)
                 self._docs = docs
+                self._docs_version = version
                 self._docs_at = time.monotonic()
             return self._docs
+
+    def _unchanged_since_last_read(self, version: str | None) -> bool:
+        """Whether the corpus is as last read, judged without reading every document's metadata."""
+        if version is not None:
+            return version == self._docs_version
+        # A store no writer of this version has touched: the same ids is the best cheap evidence
+        # (an in-place re-ingest by an older version goes unseen until the next change).
+        return self._docs_version is None and frozenset(self.store.document_ids()) == self._committed_ids
 
     def _committed(self) -> frozenset[str]:
         self._documents()
@@ -224,6 +238,10 @@ class Pipeline:
             try:
                 return ingest_paths(targets, self.store, self.embedder, self.settings, prune=prune, progress=progress)
             finally:
+                # Also after an ingest that wrote nothing: the rerun after a crash tells readers
+                # about documents the crashed run committed without announcing them.
+                with contextlib.suppress(StoreError):  # the ingest's own error says more
+                    self.store.mark_changed()
                 self._invalidate()
 
     def is_empty(self) -> bool:

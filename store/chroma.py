@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +39,7 @@ class ChromaStore:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4) if timeout else None
         self._chunks = self._call(lambda: self._collection(f"{name}_chunks"))
         self._docs = self._call(lambda: self._collection(f"{name}_docs"))
+        self._state: Any = None  # one-record collection holding the corpus version; made on first write
 
     # -- plumbing ---------------------------------------------------------
     def _collection(self, name: str, metadata: Mapping[str, Scalar] | None = None) -> Any:
@@ -92,6 +94,7 @@ class ChromaStore:
             label: dict[str, Scalar] = {"embed_model": model_id, "dim": dim}
             self._chunks = self._call(lambda: self._collection(f"{self.name}_chunks", label))
             self._docs = self._call(lambda: self._collection(f"{self.name}_docs", label))
+            self.mark_changed()
 
     # -- chunks -----------------------------------------------------------
     def add(self, records: Sequence[Record]) -> None:
@@ -193,11 +196,64 @@ class ChromaStore:
                     metadatas=[_clean_meta(d.metadata) for d in batch],
                 )
             )
+        self.mark_changed()
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:
         """Delete document records."""
         if doc_ids:
             self._call(lambda: self._docs.delete(ids=list(doc_ids)))
+            self.mark_changed()
+
+    def document_ids(self) -> list[str]:
+        """The ids of every document record."""
+        return list(self._call(lambda: self._docs.get(include=[]))["ids"])
+
+    # Reading every document's metadata costs ~0.1 s per 1,000 documents, so readers poll this
+    # one-record token instead and re-read the documents only when it changes.
+    _STATE_ID = "corpus"
+
+    def _state_collection(self, create: bool) -> Any:
+        if self._state is None:
+            name = f"{self.name}_state"
+            if create:
+                self._state = self._call(lambda: self._collection(name))
+            else:
+                try:
+                    self._state = self._call(lambda: self._client.get_collection(name=name, embedding_function=None))
+                except StoreUnavailableError:
+                    raise
+                except StoreError:
+                    return None  # never written by a version that keeps the token
+        return self._state
+
+    def corpus_version(self) -> str | None:
+        """The corpus's version token, or None when no writer has set one."""
+        state = self._state_collection(create=False)
+        if state is None:
+            return None
+        try:
+            res = self._call(lambda: state.get(ids=[self._STATE_ID], include=["documents"]))
+        except StoreUnavailableError:
+            raise
+        except StoreError:
+            self._state = None  # dropped by a reset elsewhere: look it up again next time
+            return None
+        return (res["documents"] or [None])[0] if res["ids"] else None
+
+    def mark_changed(self) -> None:
+        """Store a fresh version token."""
+        token = [uuid.uuid4().hex]
+        try:
+            self._put_token(token)
+        except StoreUnavailableError:
+            raise
+        except StoreError:
+            self._state = None  # dropped by a reset elsewhere: recreate it
+            self._put_token(token)
+
+    def _put_token(self, token: list[str]) -> None:
+        state = self._state_collection(create=True)
+        self._call(lambda: state.upsert(ids=[self._STATE_ID], embeddings=[[1.0]], documents=token))
 
     def documents(self) -> list[DocRecord]:
         """Every document record, without text or vector."""
@@ -242,6 +298,7 @@ class ChromaStore:
                     self._call(lambda suffix=suffix: self._client.delete_collection(self.name + suffix))  # type: ignore[misc]
             self._chunks = self._call(lambda: self._collection(f"{self.name}_chunks"))
             self._docs = self._call(lambda: self._collection(f"{self.name}_docs"))
+            self.mark_changed()
 
 
 def _is_transport_error(exc: BaseException) -> bool:

@@ -106,6 +106,18 @@ class VectorStore(Protocol):
         """One document record with its text, or None."""
         ...
 
+    def document_ids(self) -> list[str]:
+        """The ids of every document record (cheap: no metadata)."""
+        ...
+
+    def corpus_version(self) -> str | None:
+        """A token that changes whenever documents are committed or deleted; None if never written."""
+        ...
+
+    def mark_changed(self) -> None:
+        """Give the corpus a new version token (readers then refresh their view of it)."""
+        ...
+
     def reset(self) -> None:
         """Delete everything (``rag ingest --rebuild``)."""
         ...
