@@ -271,6 +271,12 @@ def ingest_paths(
                 if folder not in sidecars:
                     sidecars[folder] = load_sidecar(folder)
                 doc = prepare_document(path, settings, sidecars[folder])
+                report.notes.extend((str(path), note) for note in doc.notes)
+                old = existing.get(doc.doc_id)
+                if old and _unchanged(old, doc, signature):  # decided before the costlier chunking
+                    report.skipped.append(doc.path)
+                    bar.update(1)
+                    continue
                 chunks = chunk_document(
                     doc, embedder.count_tokens, settings.chunk.max_tokens, settings.chunk.overlap_sentences
                 )
@@ -282,13 +288,6 @@ def ingest_paths(
                 continue
             except Exception as exc:  # one bad file must not stop the batch
                 report.failed.append((str(path), f"{type(exc).__name__}: {exc}"))
-                bar.update(1)
-                continue
-            for note in doc.notes:
-                report.notes.append((str(path), note))
-            old = existing.get(doc.doc_id)
-            if old and _unchanged(old, doc, signature):
-                report.skipped.append(doc.path)
                 bar.update(1)
                 continue
             (report.updated if old else report.added).append(doc.path)
