@@ -188,8 +188,9 @@ class HybridRetriever:
 
     def _chunks(self, ranking: Sequence[str], k: int) -> list[Chunk]:
         """The first k chunks of ``ranking`` that belong to committed documents, in order."""
-        # Chunks of a document whose ingest has not finished are invisible; skipping them here
-        # (rather than before fusion) gives the same top k, since fusion scores each id on its own.
+        # Chunks of a document whose ingest has not finished are invisible. Skipping them here
+        # rather than before fusion gives the same top k under convex fusion (each id is scored on
+        # its own); under RRF they still hold a rank, a small shift only while an ingest runs.
         committed = self._committed()
         out: list[Chunk] = []
         pos = 0
