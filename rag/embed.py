@@ -81,7 +81,7 @@ class MiniLMOnnx:
         model_path: Path | None = None,
         tokenizer_dir: Path = TOKENIZER_DIR,
         max_length: int = 256,
-        batch_size: int = 32,
+        batch_size: int = 8,
         threads: int = 0,
         verify: bool = True,
     ) -> None:

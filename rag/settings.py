@@ -80,7 +80,14 @@ class EmbedSettings(BaseModel):
     provider: Literal["onnx-minilm", "openai"] = Field(
         "onnx-minilm", description="'onnx-minilm' (packaged, offline) or 'openai' (needs an API key)."
     )
-    batch_size: int = Field(32, ge=1, description="Texts per model call during ingest.")
+    batch_size: int = Field(
+        8,
+        ge=1,
+        description=(
+            "Texts per model call during ingest. onnxruntime keeps a memory arena as large as the "
+            "biggest batch: 8 costs ~0.5 GB less than 32 at the same throughput (rag bench)."
+        ),
+    )
     max_length: int = Field(256, ge=16, le=512, description="Token limit per text (MiniLM's window is 256).")
     threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = onnxruntime's default.")
     openai_model: str = Field("text-embedding-3-small", description="Embedding model when provider is 'openai'.")
