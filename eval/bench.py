@@ -163,7 +163,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("rag-cited", "chromadb", "onnxruntime", "tokenizers", "bm25s", "llama-index-core", "numpy"):
+    for name in ("rag-cited", "chromadb", "onnxruntime", "tokenizers", "llama-index-core", "numpy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

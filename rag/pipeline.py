@@ -190,10 +190,11 @@ class Pipeline:
                 if index is None:
                     committed = self._committed()
                     with translate_store_errors():
-                        items = [
+                        # Streamed page by page: the corpus's texts are never all in memory at once.
+                        items = (
                             (h.id, h.text) for h in self.store.iter_chunks() if h.metadata.get("doc_id") in committed
-                        ]
-                    index = LexicalIndex.build(items, self.aliases)
+                        )
+                        index = LexicalIndex.build(items, self.aliases)
                     # A read-only cache folder only costs a rebuild next time.
                     with contextlib.suppress(OSError):
                         index.save(cache, sig)
