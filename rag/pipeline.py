@@ -208,12 +208,6 @@ class Pipeline:
             self._docs_at = 0.0
             self.retriever.cache.clear()
 
-    def clear_caches(self) -> None:
-        """Forget cached chunks and sentence terms: the next questions read their chunks from the store."""
-        with self._lock:
-            self.retriever.cache.clear()
-            self._answerer = None
-
     def warm(self) -> Pipeline:
         """Load the model and indexes now, so the first question is as fast as the rest."""
         self.embedder.embed_query("warm up")
