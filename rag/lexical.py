@@ -99,7 +99,12 @@ class LexicalIndex:
         df = np.bincount(term_arr, minlength=len(vocab)).astype(np.int32)
         idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
         norm = K1 * ((1 - B) + B * dl / float(dl.mean()))
-        weights = (idf[term_arr] * (tf_arr / (norm[doc_arr] + tf_arr))).astype(np.float32)
+        # One temporary at a time, in place: at 100k chunks each is ~50 MB.
+        weights = norm[doc_arr]
+        weights += tf_arr
+        np.divide(tf_arr, weights, out=weights)
+        weights *= idf[term_arr]
+        weights = weights.astype(np.float32)
         order = np.argsort(term_arr, kind="stable")
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])

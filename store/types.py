@@ -78,7 +78,7 @@ class VectorStore(Protocol):
         """Return chunks by id, in the order asked (missing ids are skipped)."""
         ...
 
-    def iter_chunks(self, batch: int = 5000) -> Iterator[Hit]:
+    def iter_chunks(self, batch: int = 1000) -> Iterator[Hit]:
         """Yield every stored chunk (for building the lexical index)."""
         ...
 
