@@ -97,18 +97,22 @@ class ChromaStore:
             self.mark_changed()
 
     # -- chunks -----------------------------------------------------------
-    def add(self, records: Sequence[Record]) -> None:
-        """Upsert chunk records in batches Chroma accepts."""
+    def _upsert(self, collection: Any, records: Sequence[Record] | Sequence[DocRecord]) -> None:
+        """Upsert records into ``collection`` in batches Chroma accepts."""
         for b in range(0, len(records), MAX_BATCH):
             batch = records[b : b + MAX_BATCH]
             self._call(
-                lambda batch=batch: self._chunks.upsert(  # type: ignore[misc]
+                lambda batch=batch: collection.upsert(  # type: ignore[misc]
                     ids=[r.id for r in batch],
                     embeddings=np.stack([r.vector for r in batch]).astype(np.float32),
                     documents=[r.text for r in batch],
                     metadatas=[_clean_meta(r.metadata) for r in batch],
                 )
             )
+
+    def add(self, records: Sequence[Record]) -> None:
+        """Upsert chunk records."""
+        self._upsert(self._chunks, records)
 
     def query(self, vector: np.ndarray, k: int) -> list[Hit]:
         """Nearest chunks by cosine similarity, best first."""
@@ -188,16 +192,7 @@ class ChromaStore:
     # -- documents --------------------------------------------------------
     def put_documents(self, docs: Sequence[DocRecord]) -> None:
         """Write document records (the commit marks of their ingest)."""
-        for b in range(0, len(docs), MAX_BATCH):
-            batch = docs[b : b + MAX_BATCH]
-            self._call(
-                lambda batch=batch: self._docs.upsert(  # type: ignore[misc]
-                    ids=[d.id for d in batch],
-                    embeddings=np.stack([d.vector for d in batch]).astype(np.float32),
-                    documents=[d.text for d in batch],
-                    metadatas=[_clean_meta(d.metadata) for d in batch],
-                )
-            )
+        self._upsert(self._docs, docs)
         self.mark_changed()
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:
