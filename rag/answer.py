@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -13,7 +11,7 @@ import numpy as np
 from rag.aliases import Aliases
 from rag.cite import CitedSentence
 from rag.lexical import lexical_tokens
-from rag.retrieve import Query
+from rag.retrieve import LRU, Query
 from rag.text import is_answer_sentence, words
 from rag.types import Chunk, ScoredChunk
 
@@ -109,28 +107,20 @@ class ExtractiveAnswerer:
         self.idf = idf
         self.max_sentences = max_sentences
         self.min_evidence = min_evidence
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, list[_Sentence]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LRU[list[_Sentence]] = LRU(cache_size)
 
     def _sentences(self, chunk: Chunk) -> list[_Sentence]:
         """The chunk's answer-worthy sentences with their terms, cached by chunk id."""
-        with self._lock:
-            cached = self._cache.get(chunk.chunk_id)
-            if cached is not None:
-                self._cache.move_to_end(chunk.chunk_id)
-                return cached
+        cached = self._cache.get(chunk.chunk_id)
+        if cached is not None:
+            return cached
         out = []
         for j, (a, b) in enumerate(chunk.sentences):
             text = chunk.text[a - chunk.start : b - chunk.start]
             if is_answer_sentence(text):
                 terms = frozenset(lexical_tokens(text, self.aliases))
                 out.append(_Sentence(j, a, b, text, terms, frozenset(words(text))))
-        if self.cache_size > 0:
-            with self._lock:
-                self._cache[chunk.chunk_id] = out
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+        self._cache.set(chunk.chunk_id, out)
         return out
 
     def candidates(self, query: Query, retrieved: Sequence[ScoredChunk]) -> list[Candidate]:

@@ -8,6 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from rag.settings import RetrieveSettings
 from rag.types import Chunk, ScoredChunk, Source
 from store import Hit, VectorStore
 
-__all__ = ["ChunkCache", "HybridRetriever", "Query", "chunk_from_hit", "decode_vectors", "encode_vectors"]
+__all__ = ["LRU", "ChunkCache", "HybridRetriever", "Query", "chunk_from_hit", "decode_vectors", "encode_vectors"]
 
 
 def encode_vectors(vecs: np.ndarray) -> str:
@@ -65,43 +66,54 @@ def chunk_from_hit(hit: Hit, dim: int) -> Chunk:
     )
 
 
-class ChunkCache:
-    """A bounded, thread-safe LRU of decoded chunks by id.
+V = TypeVar("V")
 
-    Chunk ids hash the document id and the chunk text, so an entry never goes stale on its own;
-    the pipeline clears the cache whenever the corpus changes (metadata can change with a re-ingest).
-    """
+
+class LRU(Generic[V]):
+    """A bounded, thread-safe least-recently-used map from str keys; size 0 keeps nothing."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[str, Chunk] = OrderedDict()
+        self._items: OrderedDict[str, V] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, chunk_id: str) -> Chunk | None:
-        """The cached chunk, marked as recently used, or None."""
+    def get(self, key: str) -> V | None:
+        """The cached value, marked as recently used, or None."""
         with self._lock:
-            chunk = self._items.get(chunk_id)
-            if chunk is not None:
-                self._items.move_to_end(chunk_id)
-            return chunk
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
-    def put(self, chunk: Chunk) -> None:
-        """Keep a chunk, evicting the least recently used beyond the size."""
+    def set(self, key: str, value: V) -> None:
+        """Keep a value, evicting the least recently used beyond the size."""
         if self.size <= 0:
             return
         with self._lock:
-            self._items[chunk.chunk_id] = chunk
-            self._items.move_to_end(chunk.chunk_id)
+            self._items[key] = value
+            self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
     def clear(self) -> None:
-        """Forget every chunk."""
+        """Forget everything."""
         with self._lock:
             self._items.clear()
+
+
+class ChunkCache(LRU[Chunk]):
+    """Decoded chunks by id.
+
+    Chunk ids hash the document id and the chunk text, so an entry never goes stale on its own;
+    the pipeline clears the cache whenever the corpus changes (metadata can change with a re-ingest).
+    """
+
+    def put(self, chunk: Chunk) -> None:
+        """Keep a chunk under its id."""
+        self.set(chunk.chunk_id, chunk)
 
 
 def _fuse(dense: list[tuple[str, float]], lexical: list[tuple[str, float]], cfg: RetrieveSettings) -> dict[str, float]:
