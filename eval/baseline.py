@@ -2,7 +2,7 @@
 
 Exactly the defaults: ``SimpleDirectoryReader`` over the seed ``.txt`` files, llama-index's default
 ``SentenceSplitter`` (1,024-token chunks, 200 overlap), the same embedder as ours (the packaged
-MiniLM behind :class:`rag.embed.OnnxMiniLMEmbedding`), a Chroma collection through
+MiniLM behind :class:`rag.integrations.llama_index.OnnxMiniLMEmbedding`), a Chroma collection through
 ``ChromaVectorStore``, and ``index.as_retriever(similarity_top_k=2)``. The answer is the text of
 the top retrieved node followed by ``[1]``; the citation quotes that node; it never abstains and
 ignores conversation history.
@@ -46,7 +46,7 @@ class Baseline:
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        from rag.embed import OnnxMiniLMEmbedding
+        from rag.integrations.llama_index import OnnxMiniLMEmbedding
         from store.chroma import raw_persistent_client
 
         self._own_dir = workdir is None

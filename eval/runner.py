@@ -17,10 +17,10 @@ What each metric is computed over (each is a macro average of per-question value
   :func:`eval.metrics.normalize_text`) in the cited document — our cleaned text
   (``pipeline.document(source).text``), the raw file for the baseline (the text it indexed).
 * ``citation_recall`` / ``citation_precision`` (ALCE, Gao et al. 2023): answers that did not
-  abstain; sentences and their markers from :func:`rag.cite.cited_sentences`; the passage behind
+  abstain; sentences and their markers from :func:`rag.verify.cite.cited_sentences`; the passage behind
   citation ``[n]`` is the text of the chunk(s) its quotes come from (looked up in
   ``answer.retrieved`` by ``chunk_id``; the quote itself if the chunk is not there); the judge is
-  :class:`rag.support.SupportChecker`. A sentence without a marker counts as unsupported.
+  :class:`rag.verify.support.SupportChecker`. A sentence without a marker counts as unsupported.
 * ``abstention_precision/recall/f1``: all questions; positive class = "abstained", gold =
   ``type == "unanswerable"``.
 * ``latency_p50_ms`` / ``latency_p95_ms``: wall time of each ``ask`` call (after a warm-up).
@@ -269,8 +269,8 @@ def score_item(
 ) -> ItemResult:
     """Score one answer: retrieval, facts, citation validity, ALCE citation recall/precision."""
     from eval import metrics as m
-    from rag.cite import cited_sentences, strip_markers
     from rag.errors import RagError
+    from rag.verify.cite import cited_sentences, strip_markers
 
     gold = [str(s) for s in item.get("sources", [])]
     facts = [list(f) for f in item.get("facts", [])]
@@ -532,7 +532,7 @@ def run_suite(
     """
     from rag.pipeline import Pipeline
     from rag.settings import Settings
-    from rag.support import SupportChecker
+    from rag.verify.support import SupportChecker
 
     t_start = time.perf_counter()
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

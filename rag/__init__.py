@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.cite import CANNOT_ANSWER
 from rag.errors import (
     ConfigError,
     EmbeddingMismatchError,
@@ -28,6 +27,7 @@ from rag.errors import (
 )
 from rag.settings import Settings
 from rag.types import Answer, Chunk, Citation, Document, Quote, ScoredChunk, Source, StreamEvent
+from rag.verify.cite import CANNOT_ANSWER
 
 if TYPE_CHECKING:
     from rag.ingest import IngestReport

@@ -12,21 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.aliases import load_aliases
-from rag.answer import ExtractiveAnswerer
-from rag.cite import CANNOT_ANSWER, assemble, cited_sentences
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.followup import condense_question
 from rag.embed import Embedder, make_embedder
 from rag.errors import ConfigError, EmptyQuestionError, LLMError, RagError, translate_store_errors
-from rag.followup import condense_question
 from rag.ingest import IngestReport, ingest_paths
-from rag.lexical import LexicalIndex, tokenizer_fingerprint
-from rag.retrieve import HybridRetriever
+from rag.retrieve.aliases import load_aliases
+from rag.retrieve.hybrid import HybridRetriever
+from rag.retrieve.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.settings import Settings
 from rag.types import Answer, Document, RemovedLine, ScoredChunk, Source, StreamEvent
+from rag.verify.cite import CANNOT_ANSWER, assemble, cited_sentences
 from store import StoreError, VectorStore, open_store
 
 if TYPE_CHECKING:
-    from rag.llm import ChatModel
+    from rag.llm.openai import ChatModel
 
 __all__ = ["DocumentInfo", "Pipeline"]
 
@@ -294,7 +294,7 @@ class Pipeline:
     def _chat_model(self) -> ChatModel:
         with self._lock:
             if self._llm is None:
-                from rag.llm import OpenAIChat
+                from rag.llm.openai import OpenAIChat
 
                 self._llm = OpenAIChat(self.settings.llm)
             return self._llm
@@ -303,7 +303,7 @@ class Pipeline:
         with self._lock:
             if self._checker is None:
                 from rag.embed import MINILM_MODEL_ID, MiniLMOnnx
-                from rag.support import SupportChecker
+                from rag.verify.support import SupportChecker
 
                 # The judge's thresholds were calibrated on MiniLM vectors: always judge with MiniLM.
                 judge = self.embedder if self.embedder.model_id == MINILM_MODEL_ID else MiniLMOnnx()
@@ -435,7 +435,7 @@ class Pipeline:
     def _condense_with_llm(
         self, llm: ChatModel, q: str, history: Sequence[str], fallback: str, timings: dict[str, float]
     ) -> str:
-        from rag.llm import condense_messages
+        from rag.answer.prompts import condense_messages
 
         t = time.perf_counter()
         try:
@@ -458,7 +458,8 @@ class Pipeline:
         notices: list[str],
         common: dict[str, Any],
     ) -> Iterator[StreamEvent]:
-        from rag.llm import Verifier, build_messages, looks_like_sentinel, split_completed
+        from rag.answer.prompts import build_messages
+        from rag.verify.verifier import Verifier, looks_like_sentinel, split_completed
 
         verifier = Verifier(self._support_checker(), retrieved, strict=self.settings.strict)
         buffer = ""

@@ -84,3 +84,15 @@ def seed_copy(tmp_path: Path) -> Path:
     dst = tmp_path / "docs"
     shutil.copytree(SEEDS, dst)
     return dst
+
+
+def make_corpus(folder: Path, n: int) -> None:
+    """Write ``n`` distinct documents made from the seeds into a new ``folder``."""
+    folder.mkdir()
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    for i in range(n):
+        # Distinct documents: a seed with its paragraphs rotated and a numbered heading.
+        paras = [p for p in texts[i % len(texts)].split("\n\n") if p.strip()]
+        k = i % max(len(paras), 1)
+        body = "\n\n".join(paras[k:] + paras[:k])
+        (folder / f"doc_{i:03d}.txt").write_text(f"Report number {i}\n\n{body}\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Answering: the extractive answerer, LLM prompts and follow-up condensing."""

@@ -1,0 +1,1 @@
+"""Chat models that write answers (the verifier checks every sentence they write)."""

@@ -1,0 +1,58 @@
+"""The one codec between rag's ``Chunk``/``Document`` and the store's records."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+
+import numpy as np
+
+from rag.types import Chunk, Source
+from store import Hit
+
+__all__ = ["chunk_from_hit", "decode_vectors", "encode_vectors"]
+
+
+def encode_vectors(vecs: np.ndarray) -> str:
+    """Sentence vectors as compact int8 base64 (Chroma metadata holds only scalars)."""
+    q = np.clip(np.round(vecs * 127.0), -127, 127).astype(np.int8)
+    return base64.b64encode(q.tobytes()).decode("ascii")
+
+
+def decode_vectors(data: str, dim: int) -> np.ndarray:
+    """Inverse of :func:`encode_vectors`, re-normalised."""
+    q = np.frombuffer(base64.b64decode(data), dtype=np.int8).astype(np.float32).reshape(-1, dim)
+    norms = np.linalg.norm(q, axis=1, keepdims=True)
+    return q / np.maximum(norms, 1e-9)
+
+
+def _opt(meta: Mapping[str, object], key: str) -> str | None:
+    v = meta.get(key)
+    return str(v) if v not in (None, "") else None
+
+
+def chunk_from_hit(hit: Hit, dim: int) -> Chunk:
+    """Rebuild a :class:`Chunk` (with its sentence spans and vectors) from a stored record."""
+    m = hit.metadata
+    start = int(m.get("start", 0))
+    rel = json.loads(str(m.get("sents", "[]")))
+    vecs = decode_vectors(str(m["svec"]), dim) if m.get("svec") else None
+    return Chunk(
+        chunk_id=hit.id,
+        doc_id=str(m.get("doc_id", "")),
+        source=str(m.get("source", "")),
+        text=hit.text,
+        start=start,
+        end=int(m.get("end", start + len(hit.text))),
+        index=int(m.get("index", 0)),
+        sentences=tuple((start + a, start + b) for a, b in rel),
+        meta=Source(
+            title=_opt(m, "title"),
+            publisher=_opt(m, "publisher"),
+            author=_opt(m, "author"),
+            date=_opt(m, "date"),
+            language=_opt(m, "language"),
+        ),
+        sentence_vectors=vecs,
+    )

@@ -1,0 +1,1 @@
+"""Retrieval: name variants, BM25, and the hybrid dense + lexical ranking."""

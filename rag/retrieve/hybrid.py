@@ -1,0 +1,134 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused into one ranking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embed import Embedder
+from rag.lru import LRU
+from rag.records import chunk_from_hit
+from rag.retrieve.aliases import Aliases
+from rag.retrieve.lexical import LexicalIndex, lexical_tokens
+from rag.settings import RetrieveSettings
+from rag.types import Chunk, ScoredChunk
+from store import VectorStore
+
+__all__ = ["ChunkCache", "HybridRetriever", "Query"]
+
+
+class ChunkCache(LRU[Chunk]):
+    """Decoded chunks by id.
+
+    Chunk ids hash the document id and the chunk text, so an entry never goes stale on its own;
+    the pipeline clears the cache whenever the corpus changes (metadata can change with a re-ingest).
+    """
+
+    def put(self, chunk: Chunk) -> None:
+        """Keep a chunk under its id."""
+        self.set(chunk.chunk_id, chunk)
+
+
+def _fuse(dense: list[tuple[str, float]], lexical: list[tuple[str, float]], cfg: RetrieveSettings) -> dict[str, float]:
+    """Combine the two rankings into one score per chunk id."""
+    fused: dict[str, float] = {}
+    if cfg.fusion == "rrf":
+        for rank, (cid, _) in enumerate(dense):
+            fused[cid] = fused.get(cid, 0.0) + cfg.dense_weight / (cfg.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(lexical):
+            fused[cid] = fused.get(cid, 0.0) + cfg.lexical_weight / (cfg.rrf_k + rank + 1)
+        return fused
+    # Convex combination (Bruch et al. 2023): cosine is already on a fixed scale; BM25 is
+    # divided by the best BM25 score of this query.
+    top_lex = max((s for _, s in lexical), default=0.0)
+    for cid, score in dense:
+        fused[cid] = cfg.dense_weight * max(score, 0.0)
+    for cid, s in lexical:
+        fused[cid] = fused.get(cid, 0.0) + (cfg.lexical_weight * s / top_lex if top_lex > 0 else 0.0)
+    return fused
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for retrieval: dense text, lexical tokens and its vector."""
+
+    text: str
+    dense_text: str
+    tokens: tuple[str, ...]
+    vector: np.ndarray
+
+
+class HybridRetriever:
+    """Dense top-N from the store plus BM25 top-N, fused (convex combination or reciprocal rank)."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        aliases: Aliases,
+        settings: RetrieveSettings,
+        lexical: Callable[[], LexicalIndex],
+        committed: Callable[[], Collection[str]],
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.aliases = aliases
+        self.settings = settings
+        self._lexical = lexical
+        self._committed = committed
+        self.cache = ChunkCache(settings.chunk_cache)
+
+    def prepare(self, question: str) -> Query:
+        """Normalise name variants and embed the question."""
+        dense_text = self.aliases.dense_query(question)
+        broader = " ".join(self.aliases.expansion_terms(question))
+        tokens = lexical_tokens(question, self.aliases) + lexical_tokens(broader, self.aliases)
+        return Query(question, dense_text, tuple(tokens), self.embedder.embed_query(dense_text))
+
+    def retrieve(self, query: Query, top_k: int | None = None) -> list[ScoredChunk]:
+        """The top-k chunks for a prepared query, best first."""
+        cfg = self.settings
+        k = top_k or cfg.top_k
+        n = max(cfg.candidates, k)
+        # Ranking needs only ids and scores; payloads are read for the few chunks kept.
+        dense = self.store.nearest(query.vector, n)
+        lexical = self._lexical().search(query.tokens, n)
+        fused = _fuse(dense, lexical, cfg)
+        ranking = sorted(fused, key=lambda c: -fused[c])
+        dense_scores = dict(dense)
+        lex_scores = dict(lexical)
+        out: list[ScoredChunk] = []
+        for chunk in self._chunks(ranking, k):
+            cid = chunk.chunk_id
+            out.append(
+                ScoredChunk(
+                    chunk=chunk,
+                    score=fused[cid],
+                    rank=len(out) + 1,
+                    dense_score=dense_scores.get(cid),
+                    lexical_score=lex_scores.get(cid),
+                )
+            )
+        return out
+
+    def _chunks(self, ranking: Sequence[str], k: int) -> list[Chunk]:
+        """The first k chunks of ``ranking`` that belong to committed documents, in order."""
+        # Chunks of a document whose ingest has not finished are invisible. Skipping them here
+        # rather than before fusion gives the same top k under convex fusion (each id is scored on
+        # its own); under RRF they still hold a rank, a small shift only while an ingest runs.
+        committed = self._committed()
+        out: list[Chunk] = []
+        pos = 0
+        while len(out) < k and pos < len(ranking):
+            window = ranking[pos : pos + k - len(out)]
+            pos += len(window)
+            found = {cid: c for cid in window if (c := self.cache.get(cid)) is not None}
+            missing = [cid for cid in window if cid not in found]
+            for hit in self.store.get(missing):
+                chunk = chunk_from_hit(hit, self.embedder.dim)
+                self.cache.put(chunk)
+                found[hit.id] = chunk
+            out.extend(c for cid in window if (c := found.get(cid)) is not None and c.doc_id in committed)
+        return out

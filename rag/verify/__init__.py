@@ -1,0 +1,1 @@
+"""Verification: citation markers, the support judge, and the LLM sentence verifier."""

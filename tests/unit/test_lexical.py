@@ -1,0 +1,68 @@
+"""The BM25 index: Lucene scores on a hand-checked corpus, idf, and its on-disk cache."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from rag.retrieve.aliases import load_aliases
+from rag.retrieve.lexical import K1, B, LexicalIndex, _tokens
+
+ALIASES = load_aliases(None)
+DOCS = [
+    ("a", "Taliban fighters attacked the camp."),
+    ("b", "The Taliban and the Taliban government talked."),
+    ("c", "Farmers planted wheat near the river."),
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> LexicalIndex:
+    return LexicalIndex.build(iter(DOCS), ALIASES)
+
+
+def _lucene(tf: int, df: int, n: int, dl: int, avgdl: float) -> float:
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return idf * tf / (tf + K1 * (1 - B + B * dl / avgdl))
+
+
+def test_scores_are_lucene_bm25(index: LexicalIndex) -> None:
+    lengths = {cid: len(_tokens(text, ALIASES)) for cid, text in DOCS}
+    avgdl = sum(lengths.values()) / len(lengths)
+    term = next(t for t in index.vocab if t.startswith("taliban"))
+    hits = dict(index.search([term], 10))
+    assert set(hits) == {"a", "b"}  # c never mentions it: no zero scores returned
+    assert hits["a"] == pytest.approx(_lucene(1, 2, 3, lengths["a"], avgdl), rel=1e-6)
+    assert hits["b"] == pytest.approx(_lucene(2, 2, 3, lengths["b"], avgdl), rel=1e-6)
+    # A repeated query token counts twice, as in bm25s.
+    twice = dict(index.search([term, term], 10))
+    assert twice["a"] == pytest.approx(2 * hits["a"], rel=1e-6)
+
+
+def test_unknown_tokens_and_empty_queries_find_nothing(index: LexicalIndex) -> None:
+    assert index.search(["zzzunknown"], 5) == []
+    assert index.search([], 5) == []
+    assert LexicalIndex.build(iter([]), ALIASES).search(["taliban"], 5) == []
+
+
+def test_idf_prefers_rare_terms(index: LexicalIndex) -> None:
+    common = next(t for t in index.vocab if t.startswith("taliban"))
+    rare = next(t for t in index.vocab if t.startswith("wheat"))
+    assert index.idf(rare) > index.idf(common)
+    assert index.idf("zzzunknown") > index.idf(rare)
+
+
+def test_cache_round_trip_and_refusals(index: LexicalIndex, tmp_path: Path) -> None:
+    folder = tmp_path / "lexical"
+    index.save(folder, "sig-1")
+    loaded = LexicalIndex.load(folder, "sig-1")
+    assert loaded is not None
+    term = next(t for t in index.vocab if t.startswith("taliban"))
+    assert loaded.search([term], 5) == index.search([term], 5)
+    assert loaded.idf(term) == index.idf(term)
+    assert LexicalIndex.load(folder, "sig-2") is None  # another corpus or tokeniser
+    (folder / "postings.npz").write_bytes(b"not a zip file")
+    assert LexicalIndex.load(folder, "sig-1") is None  # damaged: rebuilt, never fatal
+    assert LexicalIndex.load(tmp_path / "missing", "sig-1") is None

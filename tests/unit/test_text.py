@@ -1,0 +1,92 @@
+"""Sentence splitting, stemming, name variants and cleaning."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import SEEDS
+
+from rag.ingest.clean import clean_text, unwrap_markup
+from rag.retrieve.aliases import load_aliases
+from rag.text import content_words, is_answer_sentence, split_sentences, stem
+
+
+def _sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)]
+
+
+def test_split_keeps_abbreviations_and_offsets() -> None:
+    text = "U.S. officials met Dr. Gohel in Kabul. He left on Aug. 26, 2021. Then? Yes!"
+    sents = _sentences(text)
+    assert sents == ["U.S. officials met Dr. Gohel in Kabul.", "He left on Aug. 26, 2021.", "Then?", "Yes!"]
+    for a, b in split_sentences(text):
+        assert text[a:b] == text[a:b].strip()
+
+
+def test_split_joins_a_paragraph_broken_mid_sentence() -> None:
+    text = "The Taliban re-established their rule over\n\nthe country, but IS remained. Next one."
+    assert _sentences(text) == [
+        "The Taliban re-established their rule over\n\nthe country, but IS remained.",
+        "Next one.",
+    ]
+
+
+def test_stem_groups_inflections() -> None:
+    assert {stem(w) for w in ("oppose", "opposes", "opposed", "opposing")} == {"oppos"}
+    assert stem("apostates") == stem("apostate")
+
+
+def test_content_words_drop_stopwords() -> None:
+    assert content_words("Why does the Taliban oppose it?") == ["taliban", "oppos"]
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["ISKP", "ISIS-K", "IS-K", "ISIS-Khorasan", "Islamic State Khorasan Province", "Islamic State-Khorasan province",
+     "Daesh-Khorasan", "ISIS K", "Islamic State in Khorasan"],
+)  # fmt: skip
+def test_every_iskp_variant_is_one_entity(variant: str) -> None:
+    assert load_aliases().entities(f"Why does {variant} fight?") == ["iskp"]
+
+
+def test_is_matches_only_in_upper_case() -> None:
+    al = load_aliases()
+    assert al.entities("What is IS doing?") == ["isis"]
+    assert al.entities("What is it doing?") == []
+    assert al.entities("Daesh and ISIL and the Islamic State") == ["isis"]
+
+
+def test_answer_sentence_filter() -> None:
+    assert not is_answer_sentence("Why is ISIS-K so hostile to the Taliban?")
+    assert not is_answer_sentence("Constant fighting")
+    assert is_answer_sentence("ISIS-K views the Taliban as apostates turning their backs on jihad.")
+
+
+def test_unwrap_markdown_links() -> None:
+    assert unwrap_markup("[U.S. officials confirmed](#) that [x](https://a.b/c)") == "U.S. officials confirmed that x"
+
+
+def test_cleaning_removes_boilerplate_lines() -> None:
+    raw = (
+        "Skip to content\n\nTitle here\n\nA real sentence about the Taliban and ISIS that is long enough to count.\n\n"
+        "Leave a Reply\nMost Viewed\nad a b\nطباعة\n"
+    )
+    cleaned = clean_text(raw)
+    assert "Skip to content" not in cleaned.text and "Leave a Reply" not in cleaned.text
+    assert "A real sentence about the Taliban" in cleaned.text
+    assert {r.rule for r in cleaned.removed} >= {"skip-link", "comments", "related-links", "ad-marker", "share-print"}
+
+
+@pytest.mark.parametrize("path", sorted(SEEDS.glob("*.txt")), ids=lambda p: p.name)
+def test_cleaning_never_drops_an_article_sentence(path: object) -> None:
+    raw = path.read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    cleaned = clean_text(raw)
+    body = " ".join(cleaned.text.split())
+    for line in unwrap_markup(raw).splitlines():
+        line = " ".join(line.split())
+        # Every line that reads like prose (≥ 8 words ending in punctuation) survives.
+        if len(line.split()) >= 8 and re.search(r"[.!?\"”]$", line):
+            assert line in body, f"cleaning dropped: {line[:80]}"
+    removed = {r.text for r in cleaned.removed}
+    assert all(len(t.split()) <= 20 for t in removed)
