@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,15 @@ TOP_K = 2
 
 
 class Baseline:
-    """Index the seed files with llama-index defaults and answer with the top node, cited as [1]."""
+    """Index the seed files with llama-index defaults and answer with the top node, cited as [1].
+
+    The eval runner (``rag eval --compare``) and the bench (``rag bench``, ``top_k=5``, timing
+    ``retriever.retrieve``) both build this one. Another llama-index baseline reuses the index
+    (``self.index``, ``self.texts``) by subclassing and overriding :meth:`ask`.
+    """
+
+    #: The ``Answer.mode`` and the report's name for this system.
+    name = "baseline"
 
     def __init__(
         self,
@@ -42,6 +51,7 @@ class Baseline:
         top_k: int = TOP_K,
         workdir: Path | None = None,
     ) -> None:
+        t0 = time.perf_counter()
         from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -49,21 +59,34 @@ class Baseline:
         from rag.integrations.llama_index import OnnxMiniLMEmbedding
         from store.chroma import raw_persistent_client
 
+        #: Seconds spent importing llama-index (the bench reports it).
+        self.import_s = time.perf_counter() - t0
         self._own_dir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="rag-baseline-")) if workdir is None else workdir
         self.embed_model = OnnxMiniLMEmbedding(embedder)
-        reader = SimpleDirectoryReader(input_dir=str(seeds_path), required_exts=[".txt"])
-        docs = reader.load_data()
-        #: The text each file was indexed from (what the baseline's quotes must be verbatim in).
-        self.texts: dict[str, str] = {str(d.metadata["file_name"]): d.text for d in docs}
         self._client = raw_persistent_client(self.workdir / "chroma")
         collection = self._client.get_or_create_collection("baseline")
+        t = time.perf_counter()
+        docs = SimpleDirectoryReader(input_dir=str(seeds_path), required_exts=[".txt"]).load_data()
         storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
         self.index = VectorStoreIndex.from_documents(
             docs, storage_context=storage, embed_model=self.embed_model, transformations=[SentenceSplitter()]
         )
+        #: Seconds spent reading, splitting, embedding and storing the seeds.
+        self.index_s = time.perf_counter() - t
+        #: The text each file was indexed from (what the baseline's quotes must be verbatim in).
+        self.texts: dict[str, str] = {str(d.metadata["file_name"]): d.text for d in docs}
         self.retriever = self.index.as_retriever(similarity_top_k=top_k)
         self.nodes = int(collection.count())
+
+    def info(self) -> dict[str, float]:
+        """How long building the index took and how many nodes it holds (the bench's ``baseline`` figures)."""
+        return {
+            "import_s": self.import_s,
+            "index_s": self.index_s,
+            "nodes": self.nodes,
+            "nodes_per_s": self.nodes / self.index_s,
+        }
 
     def source_text(self, source: str) -> str:
         """The raw text of a seed file as the baseline read it."""
@@ -75,7 +98,7 @@ class Baseline:
         results = self.retriever.retrieve(question)
         retrieved = [_scored(i, r) for i, r in enumerate(results)]
         if not retrieved:  # only on an empty index
-            return Answer(question=question, text="", citations=[], retrieved=[], abstained=False, mode="baseline")
+            return Answer(question=question, text="", citations=[], retrieved=[], abstained=False, mode=self.name)
         top = retrieved[0]
         text = top.text.strip()
         quote = Quote(text=text, start=top.chunk.start, end=top.chunk.end, chunk_id=top.chunk_id, score=top.score)
@@ -97,7 +120,7 @@ class Baseline:
             citations=[citation],
             retrieved=retrieved,
             abstained=False,
-            mode="baseline",
+            mode=self.name,
         )
 
     def close(self) -> None:
