@@ -1,7 +1,8 @@
 """Pure evaluation metrics for the citation-grounded RAG system.
 
-Everything here is deterministic and depends only on the standard library:
-text normalisation, retrieval metrics (hit@k, recall@k, reciprocal rank),
+Everything here is deterministic and depends only on the standard library and
+:func:`rag.text.normalize_text` (the one text normalisation, re-exported here):
+retrieval metrics (hit@k, recall@k, reciprocal rank),
 answer metrics (fact recall), citation metrics (verbatim quote validity and
 ALCE-style citation recall/precision with an injected support judge),
 abstention precision/recall/F1, and small aggregation helpers.
@@ -10,8 +11,9 @@ abstention precision/recall/F1, and small aggregation helpers.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Collection, Iterable, Sequence
+
+from rag.text import normalize_text
 
 __all__ = [
     "Support",
@@ -30,37 +32,6 @@ __all__ = [
 
 Support = Callable[[str, Sequence[str]], bool]
 """``support(statement, passages)``: True if the passages, concatenated, support the statement."""
-
-_MD_LINK = re.compile(r"\[([^\[\]]*)\]\([^()]*\)")
-_WHITESPACE = re.compile(r"\s+")
-_CHAR_MAP = str.maketrans(
-    {
-        "\u2018": "'",  # left single quotation mark
-        "\u2019": "'",  # right single quotation mark / apostrophe
-        "\u201a": "'",  # single low-9 quotation mark
-        "\u201b": "'",  # single high-reversed-9 quotation mark
-        "\u2032": "'",  # prime
-        "\u201c": '"',  # left double quotation mark
-        "\u201d": '"',  # right double quotation mark
-        "\u201e": '"',  # double low-9 quotation mark
-        "\u201f": '"',  # double high-reversed-9 quotation mark
-        "\u2033": '"',  # double prime
-        "\u2010": "-",  # hyphen
-        "\u2011": "-",  # non-breaking hyphen
-        "\u2012": "-",  # figure dash
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2015": "-",  # horizontal bar
-        "\u2212": "-",  # minus sign
-    }
-)
-
-
-def normalize_text(s: str) -> str:
-    """Lower-case, unwrap markdown links, straighten quotes/dashes and collapse whitespace."""
-    text = _MD_LINK.sub(r"\1", s)
-    text = text.translate(_CHAR_MAP).lower()
-    return _WHITESPACE.sub(" ", text).strip()
 
 
 def _check_k(k: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["content_words", "is_answer_sentence", "split_sentences", "stem", "words"]
+__all__ = ["content_words", "is_answer_sentence", "normalize_text", "split_sentences", "stem", "words"]
 
 # Abbreviations that end with a period but rarely end a sentence in news text.
 _ABBREV = {
@@ -292,3 +292,21 @@ def is_answer_sentence(sentence: str) -> bool:
         return False
     # A heading or caption has no terminal punctuation.
     return s[-1] in ".!…\"'”’)»"
+
+
+_MD_LINK = re.compile(r"\[([^\[\]]*)\]\([^()]*\)")
+_SPACES = re.compile(r"\s+")
+# Typographic quotes, primes and dashes, and their plain ASCII forms.
+_STRAIGHT = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+    }
+)
+
+
+def normalize_text(text: str) -> str:
+    """Lower-case, unwrap markdown links, straighten quotes and dashes, collapse whitespace: the form
+    in which a quote is compared with its source ("verbatim" up to typography)."""
+    return _SPACES.sub(" ", _MD_LINK.sub(r"\1", text).translate(_STRAIGHT).lower()).strip()
