@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything the test suite needs on a fresh machine, then run lint, types and tests.
+# Set up everything the test suite needs on a fresh machine, then run lint, types, import contracts and tests.
 # Usage: bash tests/run.sh [pytest args]      (the README's test command; .ci/run calls it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +27,6 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The dependency rule (eval → rag → store; the UI and CLI use only the public API): pyproject's contracts.
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"
