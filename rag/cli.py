@@ -171,7 +171,16 @@ def _cmd_sources(args: argparse.Namespace) -> int:
     pipe = _pipeline()
     if args.show:
         doc = pipe.document(args.show)
-        print(doc.text)
+        if not doc.flagged:
+            print(doc.text)
+            return 0
+        from rag.ingest.instructions import mark_flagged
+
+        print(mark_flagged(doc.text, doc.flagged))
+        print()
+        print(f"⟦…⟧ {len(doc.flagged)} sentence(s) read as instructions to an assistant: kept, never used as evidence")
+        for f in doc.flagged:
+            print(f"    {f.rule}: {' '.join(f.text.split())}")
         return 0
     infos = pipe.sources()
     if args.json:
@@ -185,6 +194,11 @@ def _cmd_sources(args: argparse.Namespace) -> int:
         print(f"{i.source}  {i.chunks} chunks  {i.meta.title or '(untitled)'}")
         if meta:
             print(f"    {meta}")
+        if i.flagged:
+            print(
+                f"    {len(i.flagged)} instruction-like sentence(s) flagged, never used as evidence "
+                f"(rag sources --show {i.source})"
+            )
         if args.show_removed:
             for r in i.removed:
                 print(f"    removed line {r.line} ({r.rule}): {r.text}")

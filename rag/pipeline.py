@@ -17,11 +17,12 @@ from rag.answer.followup import condense_question
 from rag.embed import Embedder, make_embedder
 from rag.errors import ConfigError, EmptyQuestionError, LLMError, RagError, translate_store_errors
 from rag.ingest import IngestReport, ingest_paths
+from rag.records import decode_flagged
 from rag.retrieve.aliases import load_aliases
 from rag.retrieve.hybrid import HybridRetriever
 from rag.retrieve.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.settings import Settings
-from rag.types import Answer, Document, RemovedLine, ScoredChunk, Source, StreamEvent
+from rag.types import Answer, Document, Flagged, RemovedLine, ScoredChunk, Source, StreamEvent
 from rag.verify.cite import CANNOT_ANSWER, assemble, cited_sentences
 from store import StoreError, VectorStore, open_store
 
@@ -44,6 +45,8 @@ class DocumentInfo:
     ingested_at: str
     removed: tuple[RemovedLine, ...]
     notes: tuple[str, ...]
+    #: Instruction-like sentences (character spans of the cleaned text; ``text`` is filled by ``document()``).
+    flagged: tuple[Flagged, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -61,6 +64,7 @@ class DocumentInfo:
             "ingested_at": self.ingested_at,
             "removed": [{"line": r.line, "rule": r.rule, "text": r.text} for r in self.removed],
             "notes": list(self.notes),
+            "flagged": [{"start": f.start, "end": f.end, "rule": f.rule} for f in self.flagged],
         }
 
 
@@ -87,6 +91,7 @@ def _info(doc_id: str, m: Any) -> DocumentInfo:
             RemovedLine(line=int(a), rule=str(b), text=str(c)) for a, b, c in json.loads(str(m.get("removed", "[]")))
         ),
         notes=tuple(json.loads(str(m.get("notes", "[]")))),
+        flagged=decode_flagged(m),
     )
 
 
@@ -265,6 +270,7 @@ class Pipeline:
                     meta=info.meta,
                     removed=info.removed,
                     notes=info.notes,
+                    flagged=decode_flagged(rec.metadata, rec.text),
                 )
         raise RagError(f"no document {key!r} in the store; see `rag sources`")
 

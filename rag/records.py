@@ -8,10 +8,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from rag.types import Chunk, Source
+from rag.types import Chunk, Flagged, Source
 from store import Hit
 
-__all__ = ["chunk_from_hit", "decode_vectors", "encode_vectors"]
+__all__ = ["chunk_from_hit", "decode_flagged", "decode_vectors", "encode_vectors"]
 
 
 def encode_vectors(vecs: np.ndarray) -> str:
@@ -55,4 +55,14 @@ def chunk_from_hit(hit: Hit, dim: int) -> Chunk:
             language=_opt(m, "language"),
         ),
         sentence_vectors=vecs,
+        flagged=tuple(int(i) for i in json.loads(str(m.get("flagged") or "[]"))),
+    )
+
+
+def decode_flagged(meta: Mapping[str, object], text: str | None = None) -> tuple[Flagged, ...]:
+    """A document record's flagged spans (with their text when the document text is given)."""
+    spans = json.loads(str(meta.get("flagged") or "[]"))
+    return tuple(
+        Flagged(start=int(a), end=int(b), rule=str(rule), text=text[int(a) : int(b)] if text is not None else "")
+        for a, b, rule in spans
     )

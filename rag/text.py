@@ -14,8 +14,9 @@ _ABBREV = {
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "fig",
 }  # fmt: skip
 
-# A candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)")
+# A candidate boundary: terminal punctuation, optional closing quotes/brackets and footnote
+# numbers ("… in 1994.[3] Next"), whitespace.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:\[\d{1,3}\])*(?=\s)")
 _OPENERS = "\"'“‘«([¿¡"
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "Chunk",
     "Citation",
     "Document",
+    "Flagged",
     "Quote",
     "RemovedLine",
     "ScoredChunk",
@@ -25,6 +26,16 @@ class RemovedLine:
     line: int
     text: str
     rule: str
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A sentence of a document addressed to an assistant (an instruction): shown marked, never evidence."""
+
+    start: int
+    end: int
+    rule: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class Document:
     meta: Source = field(default_factory=Source)
     removed: tuple[RemovedLine, ...] = ()
     notes: tuple[str, ...] = ()
+    #: Sentences that read as instructions to an assistant: kept in ``text``, never used as evidence.
+    flagged: tuple[Flagged, ...] = ()
 
     @property
     def title(self) -> str:
@@ -73,6 +86,12 @@ class Chunk:
     meta: Source = field(default_factory=Source)
     #: One L2-normalised vector per sentence (pooled from the chunk's token vectors), when stored.
     sentence_vectors: Any = field(default=None, repr=False, compare=False)
+    #: Indices into ``sentences`` of instruction-like sentences (see :class:`Flagged`): never evidence.
+    flagged: tuple[int, ...] = ()
+
+    def flagged_spans(self) -> tuple[tuple[int, int], ...]:
+        """Document offsets of the chunk's flagged sentences."""
+        return tuple(self.sentences[i] for i in self.flagged if i < len(self.sentences))
 
     @property
     def title(self) -> str:

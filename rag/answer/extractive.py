@@ -118,7 +118,8 @@ class ExtractiveAnswerer:
         out = []
         for j, (a, b) in enumerate(chunk.sentences):
             text = chunk.text[a - chunk.start : b - chunk.start]
-            if is_answer_sentence(text):
+            # A sentence addressed to an assistant (flagged at ingest) is never evidence.
+            if is_answer_sentence(text) and j not in chunk.flagged:
                 terms = frozenset(lexical_tokens(text, self.aliases))
                 out.append(_Sentence(j, a, b, text, terms, frozenset(words(text))))
         self._cache.set(chunk.chunk_id, out)

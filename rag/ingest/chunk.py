@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
+from rag.ingest.instructions import flagged_indices
 from rag.text import split_sentences
 from rag.types import Chunk, Document
 
@@ -89,6 +90,7 @@ def chunk_document(
                 index=index,
                 sentences=tuple(units[i : j + 1]),
                 meta=doc.meta,
+                flagged=flagged_indices(units[i : j + 1], doc.flagged) if doc.flagged else (),
             )
         )
     return chunks

@@ -23,6 +23,7 @@ from rag.embed import Embedder
 from rag.errors import IngestError
 from rag.ingest.chunk import chunk_document
 from rag.ingest.clean import clean_text
+from rag.ingest.instructions import detect_instructions
 from rag.ingest.loaders import load_file
 from rag.ingest.metadata import extract_metadata, load_sidecar, merge
 from rag.records import encode_vectors
@@ -33,7 +34,7 @@ from store import DocRecord, Record, VectorStore
 __all__ = ["IngestReport", "discover", "ingest_paths", "ingest_signature", "prepare_document"]
 
 #: Bump when cleaning or chunking changes, so unchanged files are re-processed once.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 
 @dataclass
@@ -46,6 +47,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    #: Instruction-like sentences flagged (kept, never evidence) in the documents written this run.
+    flagged: int = 0
     chunks: int = 0
     seconds: float = 0.0
 
@@ -60,6 +63,8 @@ class IngestReport:
             parts.append(f"{len(self.removed)} removed")
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        if self.flagged:
+            parts.append(f"{self.flagged} instruction-like sentence(s) flagged, never used as evidence")
         return f"ingest: {', '.join(parts)}; {self.chunks} chunks embedded in {self.seconds:.1f} s"
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +76,7 @@ class IngestReport:
             "removed": self.removed,
             "failed": [{"path": p, "error": e} for p, e in self.failed],
             "notes": [{"path": p, "note": n} for p, n in self.notes],
+            "flagged": self.flagged,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
         }
@@ -157,6 +163,13 @@ def prepare_document(path: Path, settings: Settings, sidecar: dict[str, Any] | N
     curated = (sidecar or {}).get(path.name)
     meta = merge(*(m for m in (curated, loaded.meta, extract_metadata(cleaned.text)) if m is not None))
     key = document_key(path)
+    flagged = detect_instructions(cleaned.text)
+    notes = loaded.notes
+    if flagged:
+        notes += (
+            f"{len(flagged)} sentence(s) read as instructions to an assistant; kept but never used as evidence "
+            f"(see `rag sources --show {path.name}`)",
+        )
     return Document(
         doc_id=hashlib.sha1(key.encode()).hexdigest()[:16],
         source=path.name,
@@ -165,7 +178,8 @@ def prepare_document(path: Path, settings: Settings, sidecar: dict[str, Any] | N
         content_hash=hashlib.sha256(cleaned.text.encode()).hexdigest(),
         meta=meta,
         removed=cleaned.removed,
-        notes=loaded.notes,
+        notes=notes,
+        flagged=flagged,
     )
 
 
@@ -188,6 +202,7 @@ def _chunk_records(
             "embed_model": embedder.model_id,
             "sents": json.dumps(spans, separators=(",", ":")),
             "svec": encode_vectors(sv),
+            "flagged": json.dumps(list(c.flagged), separators=(",", ":")) if c.flagged else None,
             "title": c.meta.title,
             "publisher": c.meta.publisher,
             "author": c.meta.author,
@@ -216,6 +231,7 @@ def _doc_record(doc: Document, vecs: np.ndarray, n_chunks: int, signature: str, 
         "chars": len(doc.text),
         "removed": json.dumps([[r.line, r.rule, r.text] for r in doc.removed], ensure_ascii=False),
         "notes": json.dumps(list(doc.notes), ensure_ascii=False),
+        "flagged": json.dumps([[f.start, f.end, f.rule] for f in doc.flagged]) if doc.flagged else None,
         "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return DocRecord(
@@ -291,6 +307,7 @@ def ingest_paths(
                 bar.update(1)
                 continue
             (report.updated if old else report.added).append(doc.path)
+            report.flagged += len(doc.flagged)
             report.chunks += len(chunks)
             if batch.add(doc, chunks) >= BATCH_CHUNKS:
                 bar.update(batch.flush())

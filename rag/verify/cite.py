@@ -17,6 +17,7 @@ __all__ = [
     "assemble",
     "citation_for",
     "cited_sentences",
+    "defuse_markers",
     "is_cannot_answer",
     "marker",
     "parse_markers",
@@ -68,6 +69,11 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
 def strip_markers(text: str) -> str:
     """``text`` without any citation markers."""
     return re.sub(r"\s+([.,;:!?])", r"\1", CITATION_RE.sub("", text)).strip()
+
+
+def defuse_markers(text: str) -> str:
+    """Document text without its own bracketed numbers ("… in 1994.[3]"), which would read as our markers."""
+    return re.sub(r"[ \t]*" + CITATION_RE.pattern, "", text)
 
 
 def renumber(text: str, mapping: Mapping[int, int]) -> str:

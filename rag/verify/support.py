@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
+from rag.ingest.instructions import instruction_rule
 from rag.retrieve.aliases import Aliases, load_aliases
 from rag.text import content_words, split_sentences
 from rag.verify.cite import strip_markers
@@ -138,6 +139,8 @@ class _Candidates:
     terms: tuple[frozenset[str], ...]
     numbers: tuple[frozenset[str], ...]
     vectors: np.ndarray
+    #: Candidates holding an instruction to an assistant: never support, whatever they say.
+    flagged: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,12 +269,15 @@ class SupportChecker:
         if windows:
             spans += [(a[0], b[1]) for a, b in itertools.pairwise(sentences)]
         texts = [passage[a:b] for a, b in spans]
+        single = [instruction_rule(passage[a:b]) is not None for a, b in sentences]
+        flagged = single + [x or y for x, y in itertools.pairwise(single)] if windows else single
         cands = _Candidates(
             spans=tuple(spans),
             normalized=tuple(_norm(t) for t in texts),
             terms=tuple(self._terms(t) for t in texts),
             numbers=tuple(_numbers(t) for t in texts),
             vectors=self._embed(texts),
+            flagged=tuple(flagged),
         )
         with self._lock:
             self._passages.put(key, cands)
@@ -287,7 +293,9 @@ class SupportChecker:
             out.append((float(sims[i]), overlap, st.numbers <= nums, _verbatim(st.normalized, norm)))
         return out
 
-    def _judge(self, st: _Statement, passage: str, windows: bool) -> SupportResult:
+    def _judge(
+        self, st: _Statement, passage: str, windows: bool, exclude: Sequence[tuple[int, int]] = ()
+    ) -> SupportResult:
         empty = SupportResult(False, 0.0, "", 0, 0, 0.0, 0.0)
         if not st.text or not st.terms:  # no content word: nothing to verify
             return empty
@@ -297,18 +305,25 @@ class SupportChecker:
         best: tuple[bool, float, int] | None = None
         feats = self._features(st, cands)
         for i, f in enumerate(feats):
+            a, b = cands.spans[i]
+            if cands.flagged[i] or any(x < b and a < y for x, y in exclude):
+                continue
             key = (_predict([f], self.thresholds), (f[0] + f[1]) / 2, -i)
             if best is None or key > best:
                 best = key
-        assert best is not None
+        if best is None:
+            return empty
         ok, score, neg_i = best
         sim, overlap = feats[-neg_i][:2]
         a, b = cands.spans[-neg_i]
         return SupportResult(ok, score, passage[a:b], a, b, sim, overlap)
 
-    def best_support(self, statement: str, passage: str) -> SupportResult:
-        """The passage sentence that best supports ``statement`` (a supporting one if any), judged."""
-        return self._judge(self._statement(statement), passage, windows=False)
+    def best_support(self, statement: str, passage: str, exclude: Sequence[tuple[int, int]] = ()) -> SupportResult:
+        """The passage sentence that best supports ``statement`` (a supporting one if any), judged.
+
+        Sentences overlapping an ``exclude`` span (passage offsets; flagged instructions) never support.
+        """
+        return self._judge(self._statement(statement), passage, windows=False, exclude=exclude)
 
     def supports(self, statement: str, passages: Sequence[str]) -> bool:
         """ALCE judge: do the passages, concatenated, support the statement?

@@ -53,7 +53,13 @@ class Verifier:
 
     def _support(self, sentence: str, idx: int) -> Quote | None:
         chunk = self.sources[idx].chunk
-        res = self.checker.best_support(sentence, chunk.text)
+        # Instruction-like sentences flagged at ingest are never support (nor re-attribution targets).
+        flagged = [(a - chunk.start, b - chunk.start) for a, b in chunk.flagged_spans()]
+        # (Passed only when there are flags: judges written to the two-argument form keep working.)
+        if flagged:
+            res = self.checker.best_support(sentence, chunk.text, exclude=flagged)
+        else:
+            res = self.checker.best_support(sentence, chunk.text)
         # A question in the source (a heading like "Why does ISIS-K confront the Taliban?") asserts nothing.
         if not res.supported or res.quote.rstrip().endswith("?"):
             return None
