@@ -99,7 +99,12 @@ class Pipeline:
     """Ingest documents and answer questions with verified citations; safe to share across threads."""
 
     def __init__(
-        self, settings: Settings, *, embedder: Embedder | None = None, store: VectorStore | None = None
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        llm: Any = None,
     ) -> None:
         self.settings = settings
         self.embedder: Embedder = embedder or make_embedder(settings)
@@ -119,7 +124,9 @@ class Pipeline:
         self._answerer: ExtractiveAnswerer | None = None
         self._answerer_index: LexicalIndex | None = None
         self._lexical: LexicalIndex | None = None
-        self._llm: ChatModel | None = None
+        # A given LLM (ours or any llama-index LLM) answers in 'auto' mode without an endpoint setting.
+        self._llm: ChatModel | None = _chat_model_of(llm) if llm is not None else None
+        self._llm_given = llm is not None
         self._checker: Any = None
         self.retriever = HybridRetriever(
             self.store, self.embedder, self.aliases, settings.retrieve, self._lexical_index, self._committed
@@ -274,6 +281,33 @@ class Pipeline:
                 )
         raise RagError(f"no document {key!r} in the store; see `rag sources`")
 
+    # -- llama-index ------------------------------------------------------------
+    def retrieve(self, question: str, *, top_k: int | None = None) -> list[ScoredChunk]:
+        """The top-k chunks for ``question`` (hybrid retrieval, name variants), best first."""
+        q, _ = self._clean_question(question)
+        if self.is_empty():
+            return []
+        with translate_store_errors():
+            return self.retriever.retrieve(self.retriever.prepare(q), top_k)
+
+    def as_retriever(self, top_k: int | None = None) -> Any:
+        """This pipeline's retrieval as a llama-index ``BaseRetriever`` (imports llama_index)."""
+        from rag.integrations.llama_index import RagRetriever
+
+        return RagRetriever(self, top_k=top_k)
+
+    def as_query_engine(self, *, top_k: int | None = None, mode: str | None = None, streaming: bool = False) -> Any:
+        """This pipeline's answers as a llama-index query engine (``Response`` with verified ``[n]``)."""
+        from rag.integrations.llama_index import CitedQueryEngine
+
+        return CitedQueryEngine(pipeline=self, top_k=top_k, mode=mode, streaming=streaming)
+
+    def as_chat_engine(self, *, top_k: int | None = None, mode: str | None = None) -> Any:
+        """This pipeline as a llama-index chat engine with memory; follow-ups condensed as in ``ask``."""
+        from rag.integrations.llama_index import CitedChatEngine
+
+        return CitedChatEngine(self, top_k=top_k, mode=mode)
+
     # -- questions --------------------------------------------------------------
     def _clean_question(self, question: str) -> tuple[str, str | None]:
         if not isinstance(question, str):
@@ -294,7 +328,7 @@ class Pipeline:
         if mode not in ("auto", "extractive", "llm"):
             raise ConfigError(f"unknown answer mode {mode!r}; use auto, extractive or llm")
         if mode == "auto":
-            return "llm" if self.settings.llm.configured() else "extractive"
+            return "llm" if self._llm_given or self.settings.llm.configured() else "extractive"
         return mode
 
     def _chat_model(self) -> ChatModel:
@@ -516,6 +550,15 @@ class Pipeline:
             **common,
         )
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+
+
+def _chat_model_of(llm: Any) -> ChatModel:
+    """Our chat model as given, or a llama-index ``LLM`` behind the adapter."""
+    if callable(getattr(llm, "stream", None)) and hasattr(llm, "last"):
+        return llm  # type: ignore[no-any-return]
+    from rag.integrations.llama_index.llm import chat_model_for
+
+    return chat_model_for(llm)
 
 
 def _open(settings: Settings) -> VectorStore:

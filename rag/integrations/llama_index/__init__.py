@@ -1,5 +1,22 @@
-"""llama-index integration: the MiniLM embedding (retriever, query and chat engines to come)."""
+"""llama-index integration: our retriever, query and chat engines, embedding and LLM adapters.
 
-from rag.integrations.llama_index.embedding import OnnxMiniLMEmbedding
+The one place outside ``eval/`` that imports ``llama_index``; ``import rag`` never imports it.
+"""
 
-__all__ = ["OnnxMiniLMEmbedding"]
+from rag.integrations.llama_index.embedding import MiniLMEmbedding, OnnxMiniLMEmbedding
+from rag.integrations.llama_index.engines import CitedChatEngine, CitedQueryEngine, answer_metadata
+from rag.integrations.llama_index.llm import LlamaIndexChatModel, OpenAICompatibleLLM
+from rag.integrations.llama_index.nodes import to_node
+from rag.integrations.llama_index.retriever import RagRetriever
+
+__all__ = [
+    "CitedChatEngine",
+    "CitedQueryEngine",
+    "LlamaIndexChatModel",
+    "MiniLMEmbedding",
+    "OnnxMiniLMEmbedding",
+    "OpenAICompatibleLLM",
+    "RagRetriever",
+    "answer_metadata",
+    "to_node",
+]
