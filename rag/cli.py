@@ -174,9 +174,7 @@ def _cmd_sources(args: argparse.Namespace) -> int:
         if not doc.flagged:
             print(doc.text)
             return 0
-        from rag.ingest.instructions import mark_flagged
-
-        print(mark_flagged(doc.text, doc.flagged))
+        print(doc.marked_text())
         print()
         print(f"⟦…⟧ {len(doc.flagged)} sentence(s) read as instructions to an assistant: kept, never used as evidence")
         for f in doc.flagged:

@@ -70,6 +70,18 @@ class Document:
         """The title, or the file name when unknown."""
         return self.meta.title or self.source
 
+    def marked_text(self, open_mark: str = "⟦", close_mark: str = "⟧") -> str:
+        """The text with every flagged (instruction-like) sentence wrapped in marks, for display."""
+        out: list[str] = []
+        pos = 0
+        for f in sorted(self.flagged, key=lambda f: f.start):
+            if f.start < pos:
+                continue
+            out += [self.text[pos : f.start], open_mark, self.text[f.start : f.end], close_mark]
+            pos = f.end
+        out.append(self.text[pos:])
+        return "".join(out)
+
 
 @dataclass(frozen=True)
 class Chunk:

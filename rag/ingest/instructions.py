@@ -18,7 +18,7 @@ from pathlib import Path
 from rag.text import split_sentences
 from rag.types import Flagged
 
-__all__ = ["RULES_PATH", "detect_instructions", "flagged_indices", "instruction_rule", "mark_flagged"]
+__all__ = ["RULES_PATH", "detect_instructions", "flagged_indices", "instruction_rule"]
 
 RULES_PATH = Path(__file__).parents[1] / "data" / "instructions.json"
 
@@ -95,17 +95,3 @@ def detect_instructions(text: str, rules_path: Path | None = None) -> tuple[Flag
 def flagged_indices(sentences: Sequence[tuple[int, int]], flagged: Sequence[Flagged]) -> tuple[int, ...]:
     """Indices of the ``sentences`` (document offsets) that overlap a flagged span."""
     return tuple(i for i, (a, b) in enumerate(sentences) if any(f.start < b and a < f.end for f in flagged))
-
-
-def mark_flagged(text: str, flagged: Sequence[Flagged], open_mark: str = "⟦", close_mark: str = "⟧") -> str:
-    """``text`` with every flagged span wrapped in marks (for display; offsets refer to ``text``)."""
-    out: list[str] = []
-    pos = 0
-    for f in sorted(flagged, key=lambda f: f.start):
-        if f.start < pos:
-            continue
-        out.append(text[pos : f.start])
-        out.append(f"{open_mark}{text[f.start : f.end]}{close_mark}")
-        pos = f.end
-    out.append(text[pos:])
-    return "".join(out)
