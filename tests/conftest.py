@@ -6,13 +6,16 @@ import ipaddress
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+import sys
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
+UNIT = ROOT / "tests" / "unit"
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -29,6 +32,52 @@ def _is_loopback(address: object) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# -- the fast lane's promise: unit tests load neither the ONNX runtime nor Chroma ----------------------
+# A unit test module whose import, or a unit test whose run, brings one in fails with a line saying
+# so. Judged against what was loaded before it, so a mixed run's order does not matter; the fast
+# lane (`pytest tests/unit tests/contract`) collects and runs the unit tests first, so there it is exact.
+HEAVY = ("onnxruntime", "chromadb")
+
+
+def _heavy_loaded() -> set[str]:
+    return {m for m in HEAVY if m in sys.modules}
+
+
+def _is_unit(path: Path) -> bool:
+    return path.is_relative_to(UNIT)
+
+
+def _too_heavy(what: str, new: set[str]) -> str:
+    return f"{what} imported {', '.join(sorted(new))}: unit tests stay light (move it to tests/integration)"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
+    """Fail the collection of a unit test module that imports a heavy package."""
+    before = _heavy_loaded()
+    report = yield
+    new = _heavy_loaded() - before
+    if new and isinstance(collector, pytest.Module) and _is_unit(collector.path) and report.passed:
+        report.outcome = "failed"
+        report.longrepr = _too_heavy(collector.nodeid, new)
+    return report
+
+
+def _light_phase(item: pytest.Item) -> Generator[None, Any, Any]:
+    before = _heavy_loaded()
+    result = yield
+    new = _heavy_loaded() - before
+    if new and _is_unit(item.path):
+        pytest.fail(_too_heavy(item.nodeid, new), pytrace=False)
+    return result
+
+
+# Setup, call and teardown each (session and module fixtures are set up inside a test's setup).
+pytest_runtest_setup = pytest.hookimpl(wrapper=True)(_light_phase)
+pytest_runtest_call = pytest.hookimpl(wrapper=True)(_light_phase)
+pytest_runtest_teardown = pytest.hookimpl(wrapper=True)(_light_phase)
 
 
 @pytest.fixture(autouse=True)
