@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import condense_question
 from rag.embed import Embedder, make_embedder
-from rag.errors import ConfigError, EmptyQuestionError, LLMError, RagError, translate_store_errors
+from rag.errors import ConfigError, EmptyQuestionError, IngestError, LLMError, RagError, translate_store_errors
 from rag.ingest import IngestReport, ingest_paths
 from rag.records import decode_flagged
 from rag.retrieve.aliases import load_aliases
@@ -250,6 +250,45 @@ class Pipeline:
                 with contextlib.suppress(StoreError):  # the ingest's own error says more
                     self.store.mark_changed()
                 self._invalidate()
+
+    def remove(self, key: str, *, delete_file: bool = False) -> DocumentInfo:
+        """Remove a stored document (by id, file name or path); with ``delete_file`` its file too."""
+        info = self._info(key)
+        with self._ingest_lock, translate_store_errors():
+            try:
+                self.store.delete_documents([info.doc_id])
+                self.store.delete_doc_chunks([info.doc_id])
+            finally:
+                with contextlib.suppress(StoreError):
+                    self.store.mark_changed()
+                self._invalidate()
+        if delete_file:
+            try:
+                Path(info.path).unlink(missing_ok=True)
+            except OSError as exc:
+                raise IngestError(
+                    f"removed {info.source} from the store, but its file could not be deleted: {exc}"
+                ) from None
+        return info
+
+    def reindex(self, key: str) -> IngestReport:
+        """Read a stored document's file again and re-ingest it, even when it looks unchanged."""
+        info = self._info(key)
+        path = Path(info.path)
+        if not path.is_file():
+            raise IngestError(
+                f"the file of {info.source} is gone ({info.path}); remove the document or ingest it again"
+            )
+        with self._ingest_lock, translate_store_errors():
+            # Without its record the document reads as new, so the ingest rebuilds its chunks.
+            self.store.delete_documents([info.doc_id])
+        return self.ingest([path])
+
+    def _info(self, key: str) -> DocumentInfo:
+        for info in self.sources():
+            if key in (info.doc_id, info.source, info.path):
+                return info
+        raise RagError(f"no document {key!r} in the store; see `rag sources`")
 
     def is_empty(self) -> bool:
         """True when no document has been ingested."""
