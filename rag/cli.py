@@ -58,7 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--show-removed", action="store_true", help="list the boilerplate lines cleaning removed")
     src.add_argument("--show", metavar="DOC", help="print one document's cleaned text (file name or id)")
 
-    chat = sub.add_parser("chat", help="open the chat UI in your browser (ingests the seeds on first run)")
+    chat = sub.add_parser(
+        "chat",
+        help="serve the chat UI and print its URL to open in a browser (ingests the seeds on first run)",
+        description="Serve the chat UI on http://HOST:PORT until Ctrl+C; open the printed URL in a browser. "
+        "With RAG_UI_USERNAME and RAG_UI_PASSWORD set, a login is required (failed logins are throttled).",
+    )
     chat.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     chat.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     chat.add_argument("--share", action="store_true", help="also publish a public gradio.live link (off by default)")

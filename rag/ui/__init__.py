@@ -1,5 +1,16 @@
-"""The Gradio chat UI."""
+"""The Gradio chat UI: ``app`` (the Blocks page), ``render`` (its HTML), ``uploads``, ``throttle``."""
 
-from rag.ui.app import build_app, launch
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["build_app", "launch"]
+
+
+def __getattr__(name: str) -> Any:
+    # Gradio is imported only when the page is built, so rag.ui.render and rag.ui.uploads stay light.
+    if name in __all__:
+        from rag.ui import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'rag.ui' has no attribute {name!r}")

@@ -1,0 +1,44 @@
+// The transcript: a chip shows its own quote in the evidence panel and moves focus there;
+// "Back to the answer" (evidence.js) returns focus to the chip. `element` is the #answer box.
+element.setAttribute('aria-live', 'polite');
+element.setAttribute('role', 'log');
+element.setAttribute('aria-label', 'Conversation');
+window.ragShowEvidence = (chip) => {
+  const turn = chip.dataset.turn;
+  const n = chip.dataset.n;
+  const k = chip.dataset.q;
+  const panel = document.getElementById('evidence');
+  const target = document.getElementById('ev-' + turn + '-' + n);
+  if (!panel || !target) return false;
+  const chips = Array.from(document.querySelectorAll('#answer a.chip'));
+  window.ragChipIndex = chips.indexOf(chip);
+  panel.querySelectorAll('section.ev-turn').forEach((s) => {
+    s.hidden = s.dataset.turn !== turn;
+    s.classList.toggle('picked', s.dataset.turn === turn && k !== undefined);
+  });
+  panel.querySelectorAll('.ev-focus').forEach((x) => x.classList.remove('ev-focus'));
+  panel.querySelectorAll('mark.quote.on').forEach((x) => x.classList.remove('on'));
+  document.querySelectorAll('#answer .turn').forEach((t) => t.classList.toggle('showing', t.dataset.turn === turn));
+  target.open = true;
+  target.classList.add('ev-focus');
+  let first = null;
+  if (k !== undefined) {
+    target.querySelectorAll('mark.quote').forEach((m) => {
+      if ((m.dataset.q || '').split(' ').includes(k)) {
+        m.classList.add('on');
+        first = first || m;
+      }
+    });
+  }
+  const column = document.getElementById('evidence-col');
+  if (column) column.classList.add('ev-open');
+  target.focus({preventScroll: true});
+  (first || target).scrollIntoView({block: 'nearest'});
+  return true;
+};
+element.addEventListener('click', (event) => {
+  const chip = event.target.closest('a.chip');
+  if (!chip || !chip.dataset.n) return;
+  event.preventDefault();
+  window.ragShowEvidence(chip);
+});
