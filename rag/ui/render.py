@@ -510,13 +510,8 @@ def render_document(doc: Document | None, error: str | None = None) -> str:
 
 
 def _flagged_spans(doc: Document) -> list[tuple[int, int]]:
-    """Spans of the text flagged at ingest as instructions (when the store records them)."""
-    raw = getattr(doc, "flagged", None) or getattr(doc, "flagged_spans", None) or ()
-    spans: list[tuple[int, int]] = []
-    for item in raw:
-        a, b = (item.start, item.end) if hasattr(item, "start") else (item[0], item[1])
-        if 0 <= int(a) < int(b) <= len(doc.text):
-            spans.append((int(a), int(b)))
+    """Spans of the text flagged at ingest as instructions to an assistant."""
+    spans = [(f.start, f.end) for f in getattr(doc, "flagged", ()) if 0 <= f.start < f.end <= len(doc.text)]
     return sorted(spans)
 
 
