@@ -91,14 +91,14 @@ def default_pipeline() -> Pipeline:
 
 
 def ask(
-    question: str, *, top_k: int | None = None, history: Sequence[str] | None = None, mode: str | None = None
+    question: str, *, top_k: int | None = None, history: Sequence[Any] | None = None, mode: str | None = None
 ) -> Answer:
     """Answer a question from the documents with numbered citations (or abstain)."""
     return default_pipeline().ask(question, top_k=top_k, history=history, mode=mode)
 
 
 def ask_stream(
-    question: str, *, top_k: int | None = None, history: Sequence[str] | None = None, mode: str | None = None
+    question: str, *, top_k: int | None = None, history: Sequence[Any] | None = None, mode: str | None = None
 ) -> Iterator[StreamEvent]:
     """Stream an answer: ``delta`` (verified sentences), ``token`` (raw LLM text), then ``answer``."""
     return default_pipeline().ask_stream(question, top_k=top_k, history=history, mode=mode)

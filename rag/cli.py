@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -120,6 +121,10 @@ def format_sources(a: Answer, show_retrieved: bool = False) -> str:
         for r in a.retrieved:
             snippet = " ".join(r.text.split())[:90]
             out.append(f"  {r.rank}. {r.score:.3f}  {r.source}  {snippet}…")
+    if a.standalone_question:
+        out.append("")
+        out.append(_wrap(f"Searched as: {a.standalone_question}"))
+        out.append(f"  (to ask it as a new question: rag ask {shlex.quote(a.standalone_question)})")
     if a.notice:
         out.append("")
         out.append(f"Note: {a.notice}")

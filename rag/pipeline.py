@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.followup import condense_question
+from rag.answer.followup import HistoryItem, Turn, accept_rewrite, as_turns, condense_question
 from rag.embed import Embedder, make_embedder
 from rag.errors import ConfigError, EmptyQuestionError, IngestError, LLMError, RagError, translate_store_errors
 from rag.ingest import IngestReport, ingest_paths
@@ -394,13 +394,15 @@ class Pipeline:
         question: str,
         *,
         top_k: int | None = None,
-        history: Sequence[str] | None = None,
+        history: Sequence[HistoryItem] | None = None,
         mode: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the documents, every sentence cited, or abstain.
 
-        ``history`` holds the earlier user turns of a conversation (oldest first); a follow-up
-        such as "And what did the Taliban do about them?" is made standalone before retrieval.
+        ``history`` holds the earlier turns of a conversation (oldest first): question strings
+        (taken as answered), earlier :class:`Answer` objects, or ``(question, abstained)`` pairs.
+        A follow-up such as "And what did the Taliban do about them?" is made standalone before
+        retrieval, with context from answered turns only; ``Answer.standalone_question`` shows it.
         ``mode`` overrides ``settings.answer.mode`` ('auto', 'extractive' or 'llm').
         """
         answer: Answer | None = None
@@ -415,7 +417,7 @@ class Pipeline:
         question: str,
         *,
         top_k: int | None = None,
-        history: Sequence[str] | None = None,
+        history: Sequence[HistoryItem] | None = None,
         mode: str | None = None,
     ) -> Iterator[StreamEvent]:
         """Like :meth:`ask`, but yield the answer as it is written.
@@ -426,7 +428,7 @@ class Pipeline:
         t0 = time.perf_counter()
         q, notice = self._clean_question(question)
         resolved = self._resolve_mode(mode)
-        history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
+        turns = as_turns(history)
         timings: dict[str, float] = {}
         if self.is_empty():
             empty = Answer(
@@ -450,10 +452,10 @@ class Pipeline:
             except RagError as exc:
                 notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
         standalone = q
-        if history:
-            standalone = condense_question(q, history, self.aliases)
+        if turns:
+            standalone = condense_question(q, turns, self.aliases)
             if llm is not None and standalone != q:
-                standalone = self._condense_with_llm(llm, q, history, standalone, timings)
+                standalone = self._condense_with_llm(llm, q, turns, standalone, timings)
         with translate_store_errors():
             t = time.perf_counter()
             query = self.retriever.prepare(standalone)
@@ -512,11 +514,13 @@ class Pipeline:
             return self._answerer
 
     def _condense_with_llm(
-        self, llm: ChatModel, q: str, history: Sequence[str], fallback: str, timings: dict[str, float]
+        self, llm: ChatModel, q: str, turns: Sequence[Turn], fallback: str, timings: dict[str, float]
     ) -> str:
         from rag.answer.prompts import condense_messages
 
         t = time.perf_counter()
+        # The model sees the answered turns only, as the rule does.
+        history = [turn.question for turn in turns if turn.answered]
         try:
             text = "".join(llm.stream(condense_messages(q, history), max_tokens=64)).strip()
         except LLMError:
@@ -524,8 +528,8 @@ class Pipeline:
         finally:
             timings["condense"] = (time.perf_counter() - t) * 1000
         text = text.splitlines()[0].strip().strip('"') if text else ""
-        # A small model may answer instead of rewriting: keep the rule's version unless this is a question.
-        return text if text.endswith("?") and 3 <= len(text.split()) <= 60 else fallback
+        # A small model may answer instead of rewriting, or hand back an earlier question: keep the rule's version.
+        return text if accept_rewrite(text, q, turns) else fallback
 
     def _answer_llm(
         self,
