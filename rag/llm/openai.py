@@ -107,16 +107,18 @@ class OpenAIChat:
                 stream=True,
                 stream_options={"include_usage": True},
             )
-            for ch in chunks:
-                if ch.usage is not None:
-                    result.prompt_tokens = ch.usage.prompt_tokens or 0
-                    result.completion_tokens = ch.usage.completion_tokens or 0
-                if ch.choices and ch.choices[0].delta.content:
-                    piece = ch.choices[0].delta.content
-                    if result.first_token_ms is None:
-                        result.first_token_ms = (time.perf_counter() - t0) * 1000
-                    result.text += piece
-                    yield piece
+            # Closing the response when the consumer stops early (the UI's Stop) ends the server's generation.
+            with chunks:
+                for ch in chunks:
+                    if ch.usage is not None:
+                        result.prompt_tokens = ch.usage.prompt_tokens or 0
+                        result.completion_tokens = ch.usage.completion_tokens or 0
+                    if ch.choices and ch.choices[0].delta.content:
+                        piece = ch.choices[0].delta.content
+                        if result.first_token_ms is None:
+                            result.first_token_ms = (time.perf_counter() - t0) * 1000
+                        result.text += piece
+                        yield piece
         except self._openai.OpenAIError as exc:
             raise self._error(exc) from exc
         finally:
