@@ -17,7 +17,7 @@ from rag.verify.cite import CITATION_RE, cited_sentences
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "eval" / "corpora" / "injection"
 QUESTIONS = [json.loads(line) for line in (CORPUS / "questions.jsonl").read_text().splitlines() if line.strip()]
-FILES = sorted(p for p in CORPUS.iterdir() if p.suffix in (".txt", ".md"))
+FILES = sorted(p for p in (CORPUS / "docs").iterdir() if p.suffix in (".txt", ".md"))
 
 
 @pytest.fixture(scope="module")
