@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
@@ -140,7 +141,8 @@ def _answer_turn(
 ) -> Iterator[None]:
     """Run one turn, updating it in place; yields whenever the page should be redrawn."""
     events: queue.Queue[Any] = queue.Queue()
-    history = [t.question for t in session.chat.turns[:index] if t.answer is not None]
+    # Earlier answers, not just questions: the pipeline then knows what each was searched as, and which abstained.
+    history = [t.answer for t in session.chat.turns[:index] if t.answer is not None]
     stop = session.stop
     mode = turn.mode
 
@@ -339,7 +341,15 @@ def _is_upload(pipeline: Pipeline, path: str) -> bool:
 
 
 def _model_label(settings: Settings) -> str | None:
-    return settings.llm.model if settings.llm.configured() else None
+    """The LLM's name until an answer reports the served one: a custom server ignores the default model name."""
+    llm = settings.llm
+    if not llm.configured():
+        return None
+    base = llm.resolved_base_url()
+    if base and "model" not in llm.model_fields_set:
+        host = urllib.parse.urlsplit(base).netloc or base
+        return f"the model served at {host}"
+    return llm.model
 
 
 def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> gr.Blocks:
@@ -441,9 +451,18 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         except RagError as exc:
             return _header_html_error(str(exc)), gr.skip(), gr.skip(), gr.skip()
 
-    def upload(files: Any, replace: bool, needle: str, selected: str | None) -> tuple[Any, ...]:
+    def upload(
+        files: Any,
+        replace: bool,
+        needle: str,
+        selected: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
+        def step(k: int, total: int, name: str) -> None:
+            progress((k, total), desc=f"Ingesting {name}" if name else "Done", unit="files")
+
         try:
-            results = ingest_uploads(pipeline, _upload_paths(files), replace=bool(replace))
+            results = ingest_uploads(pipeline, _upload_paths(files), replace=bool(replace), progress=step)
             status = _upload_html(results)
         except Exception:
             log.exception("upload failed")
@@ -637,7 +656,8 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             inputs=[files, replace, sources_filter, doc_choice],
             outputs=[upload_status, files, *sources_out],
             concurrency_limit=1,
-            **private,
+            api_visibility="private",
+            show_progress_on=[upload_status],
         )
         sources_filter.change(
             lambda needle, key: render.render_sources(pipeline.sources(), needle or "", key),

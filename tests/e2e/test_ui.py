@@ -436,6 +436,32 @@ def test_gradio_client_ask_returns_cited_answer(app: tuple[str, Any]) -> None:
     assert text == app[1].ask(HEADLINE).text
 
 
+def test_launch_wires_loopback_login_throttle_and_page_options(
+    seeded_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gradio as gr
+
+    from rag.ui import app as ui
+    from rag.ui.throttle import ThrottleMiddleware
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: calls.append(kw))
+    settings = Settings(
+        store={"path": seeded_store},
+        ingest={"seeds_path": SEEDS},
+        ui={"username": "ana", "password": "s3cret"},
+    )
+    assert ui.launch(settings=settings) == 0
+    (kw,) = calls
+    assert kw["server_name"] == "127.0.0.1" and kw["server_port"] == 7860 and kw["share"] is False
+    assert kw["auth"] == ("ana", "s3cret") and kw["inbrowser"] is False and kw["quiet"] is True
+    assert [m.cls for m in kw["app_kwargs"]["middleware"]] == [ThrottleMiddleware]
+    assert kw["css"] and kw["theme"] is not None and kw["max_file_size"]
+    err = capsys.readouterr().err
+    assert "ingesting" not in err  # a seeded store is used as it is
+    assert err.count("http://127.0.0.1:7860") == 1 and "--share" in err
+
+
 def _login(url: str, password: str, source: str = "127.0.0.1") -> tuple[int, dict[str, str]]:
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10, source_address=(source, 0))
