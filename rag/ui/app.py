@@ -431,10 +431,10 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         try:
             answer = pipeline.ask(question)
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         except Exception:
             log.exception("api ask failed")
-            raise gr.Error(_GENERIC_ERROR) from None
+            raise gr.Error(_GENERIC_ERROR, print_exception=False) from None
         # The notice (a truncated question, an empty store) travels with the text, after it.
         return answer.text + (f"\n\nNote: {answer.notice}" if answer.notice else "")
 

@@ -436,6 +436,18 @@ def test_gradio_client_ask_returns_cited_answer(app: tuple[str, Any]) -> None:
     assert text == app[1].ask(HEADLINE).text
 
 
+def test_a_refused_ask_is_one_line_for_the_client_and_no_traceback_in_the_log(
+    app: tuple[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    from gradio_client import Client
+
+    client = Client(app[0], verbose=False)
+    capfd.readouterr()
+    with pytest.raises(Exception, match="the question is empty"):
+        client.predict("   ", api_name="/ask")
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_launch_wires_loopback_login_throttle_and_page_options(
     seeded_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
