@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests are deterministic (the same examples on every run), keep no example database (no
+# files written) and have no per-example deadline (a loaded shared machine is not a failure).
+settings.register_profile("rag", derandomize=True, database=None, deadline=None, max_examples=100)
+settings.load_profile("rag")
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
