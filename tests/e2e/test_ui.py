@@ -175,6 +175,8 @@ def test_page_opens_on_empty_chat_with_corpus_line_and_examples(page: Any) -> No
     expect(page.get_by_role("log", name="Conversation")).to_have_attribute("aria-live", "polite")
     expect(page.locator("#limits-note")).to_contain_text("2,000 characters")
     expect(page.locator("#stop")).to_be_disabled()
+    footer = " ".join((page.locator("footer").inner_text() or "").split())
+    assert "Use via API" in footer and not footer.endswith("·"), footer  # no stray separator
     page.locator("#settings").click()
     expect(page.locator("#top-k")).to_contain_text("1–20")
 
