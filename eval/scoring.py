@@ -61,21 +61,8 @@ METRICS = (
     "answer_words",
 )
 #: Per question type (abstention P/R/F1 need both classes: a type gets its abstention rate instead).
-TYPE_METRICS = (
-    "hit_at_1",
-    "hit_at_3",
-    "hit_at_5",
-    "recall_at_5",
-    "mrr",
-    "fact_recall",
-    "citation_validity",
-    "citation_precision",
-    "citation_recall",
-    "abstention_rate",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "answer_words",
-)
+TYPE_METRICS = tuple(dict.fromkeys("abstention_rate" if m.startswith("abstention_") else m for m in METRICS))
+
 Judge = Callable[[str, Sequence[str]], bool]
 
 
@@ -243,18 +230,9 @@ def aggregate(results: Sequence[ItemResult]) -> dict[str, float | None]:
     from eval.metrics import abstention_scores, mean_defined
 
     out: dict[str, float | None] = {}
-    for key in (
-        "hit_at_1",
-        "hit_at_3",
-        "hit_at_5",
-        "recall_at_5",
-        "mrr",
-        "fact_recall",
-        "citation_validity",
-        "citation_precision",
-        "citation_recall",
-    ):
-        out[key] = mean_defined(r.scores.get(key) for r in results)
+    for key in METRICS:
+        if not key.startswith(("abstention_", "latency_")):  # means of the per-item scores
+            out[key] = mean_defined(r.scores.get(key) for r in results)
     ab = abstention_scores([r.abstained for r in results], [r.unanswerable for r in results])
     out["abstention_precision"] = ab["precision"]
     out["abstention_recall"] = ab["recall"]
@@ -262,8 +240,7 @@ def aggregate(results: Sequence[ItemResult]) -> dict[str, float | None]:
     lat = [r.latency_ms for r in results]
     out["latency_p50_ms"] = _latency(lat, 50)
     out["latency_p95_ms"] = _latency(lat, 95)
-    out["answer_words"] = mean_defined(r.scores.get("answer_words") for r in results)
-    return out
+    return {k: out[k] for k in METRICS}
 
 
 def aggregate_by_type(results: Sequence[ItemResult]) -> dict[str, dict[str, float | None]]:
