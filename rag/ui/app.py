@@ -514,7 +514,8 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             if report.failed:
                 msg = f'<div class="bad" role="status">{render.e("; ".join(r for _, r in report.failed))}</div>'
             else:
-                msg = f'<div class="ok" role="status">Re-indexed {render.e(key)}: {report.chunks} passages.</div>'
+                passages = f"{report.chunks} passage{'s' if report.chunks != 1 else ''}"
+                msg = f'<div class="ok" role="status">Re-indexed {render.e(key)}: {passages}.</div>'
         except RagError as exc:
             msg = f'<div class="bad" role="status">{render.e(exc)}</div>'
         return (msg, *refresh_sources(needle, key))

@@ -414,6 +414,10 @@ def test_upload_collisions_counts_filter_open_and_remove(page: Any, tmp_path: Pa
     assert view.locator("img, script").count() == 0
     _shot(page, "sources")
 
+    # Re-index reads the file again.
+    page.locator("#reindex").click()
+    expect(page.locator("#manage-status")).to_contain_text("Re-indexed varnholt_lighthouse.txt: 1 passage.")
+
     # Remove with a confirmation, keeping the file.
     page.locator("#remove").click()
     confirm = page.locator("#remove-question")
@@ -425,6 +429,19 @@ def test_upload_collisions_counts_filter_open_and_remove(page: Any, tmp_path: Pa
     expect(page.locator("#manage-status")).to_contain_text("Removed varnholt_lighthouse.txt from the store")
     expect(page.locator("#header")).to_contain_text("7 documents")
     assert (uploads / "varnholt_lighthouse.txt").exists()
+
+    # Remove Bob's twin and, as chosen, delete its uploaded file too.
+    (twin,) = [p for p in uploads.glob("report_1-*.txt")]
+    page.locator("#sources-filter textarea, #sources-filter input").first.fill(twin.name)
+    expect(page.locator("#sources-table .src-count")).to_contain_text("1 of 7 documents")
+    page.locator("#sources-table button.src-open").first.click()
+    expect(page.locator("#doc-view")).to_contain_text(twin.read_text().strip())
+    page.locator("#remove").click()
+    page.locator("#remove-file").get_by_text("Delete the uploaded file too").click()
+    page.locator("#remove-yes").click()
+    expect(page.locator("#manage-status")).to_contain_text(f"Removed {twin.name} from the store and deleted its file")
+    expect(page.locator("#header")).to_contain_text("6 documents")
+    assert not twin.exists() and (uploads / "report_1.txt").exists()
     assert page.evaluate("window.__pwned") is None
 
 
