@@ -1,4 +1,4 @@
-"""The Gradio chat UI: ``app`` (the Blocks page), ``render`` (its HTML), ``uploads``, ``throttle``."""
+"""The Gradio chat UI: ``app`` (the Blocks page), ``render`` (its HTML), ``session``, ``uploads``, ``throttle``."""
 
 from __future__ import annotations
 

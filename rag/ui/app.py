@@ -2,19 +2,17 @@
 
 ``rag chat`` calls :func:`launch`; tests build the page with :func:`build_app` and serve it with
 ``demo.launch(**launch_options(settings), ...)``. Gradio is imported here only, never by ``import rag``.
-HTML comes from :mod:`rag.ui.render`, upload storage from :mod:`rag.ui.uploads`, and the page's CSS
-and JavaScript from ``rag/ui/static/``.
+HTML comes from :mod:`rag.ui.render`, the answering loop from :mod:`rag.ui.session`, upload storage
+from :mod:`rag.ui.uploads`, the login throttle from :mod:`rag.ui.throttle`, and the page's CSS and
+JavaScript from ``rag/ui/static/``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import signal
 import sys
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from functools import cache
@@ -27,13 +25,13 @@ from gradio.events import api as gr_api
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.types import StreamEvent
 from rag.ui import render
-from rag.ui.render import Chat, Turn
+from rag.ui.render import Chat
+from rag.ui.session import GENERIC_ERROR, TOP_K_RANGE, Session, answer_turn, clamp_top_k
 from rag.ui.throttle import LoginThrottle, ThrottleMiddleware
 from rag.ui.uploads import UploadResults, ingest_uploads, uploads_dir
 
-__all__ = ["SEED_EXAMPLES", "Session", "build_app", "launch", "launch_options"]
+__all__ = ["SEED_EXAMPLES", "app_kwargs", "build_app", "launch", "launch_options"]
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +46,6 @@ SEED_EXAMPLES: tuple[str, ...] = (
 _SEED_TOPIC = (
     "news articles on the conflict between the Taliban and the Islamic State's Khorasan branch (ISKP / ISIS-K)"
 )
-_GENERIC_ERROR = "Something went wrong while answering; the details are in the server log."
-TOP_K_RANGE = (1, 20)
-_TICK_S = 0.25  # how often a waiting answer checks for Stop and refreshes its elapsed time
 _FOLLOW_UPS = 3
 _STATIC = Path(__file__).with_name("static")
 
@@ -58,162 +53,6 @@ _STATIC = Path(__file__).with_name("static")
 @cache
 def _static(name: str) -> str:
     return (_STATIC / name).read_text(encoding="utf-8")
-
-
-class Session:
-    """One browser session: its conversation, the questions waiting, and the Stop signal."""
-
-    def __init__(self) -> None:
-        self.chat = Chat()
-        self.lock = threading.Lock()
-        self.running = False
-        self.stop = threading.Event()
-        self.show_retrieved = False
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Session:
-        # gr.State deep-copies its initial value for each new browser session: start fresh.
-        return Session()
-
-    def enqueue(self, question: str, top_k: int, mode: str | None, limit: int) -> Turn | None:
-        """Add a question to the end of the queue (None for a blank one)."""
-        shown = " ".join(question.split()) if isinstance(question, str) else ""
-        if not shown:
-            return None
-        turn = Turn(question=shown[:limit], status="queued", chars=len(shown), top_k=top_k, mode=mode)
-        with self.lock:
-            self.chat.turns.append(turn)
-        return turn
-
-    def claim(self) -> bool:
-        """Become the one loop that answers this session's queue (False when another one runs)."""
-        with self.lock:
-            if self.running:
-                return False
-            self.running = True
-            return True
-
-    def next_turn(self) -> tuple[int, Turn] | None:
-        """The oldest queued turn, now running; or None, releasing the claim in the same step."""
-        with self.lock:
-            for i, t in enumerate(self.chat.turns):
-                if t.status == "queued":
-                    t.status = "running"
-                    self.stop.clear()
-                    return i, t
-            self.running = False
-            return None
-
-    def release(self) -> None:
-        """Give up the claim (the answering loop ended early)."""
-        with self.lock:
-            self.running = False
-
-    def clear(self) -> None:
-        """A new conversation: the running answer stops and queued questions are dropped by the user's choice."""
-        with self.lock:
-            self.chat = Chat()
-            self.stop.set()
-
-
-def _clamp_top_k(value: Any) -> int:
-    lo, hi = TOP_K_RANGE
-    try:
-        k = round(float(value))
-    except (TypeError, ValueError):
-        return 5
-    return max(lo, min(hi, k))
-
-
-def _progress(mode: str | None, seen_tokens: bool, sentences: int) -> str:
-    """What the answer is doing now, in plain words (from the events seen so far)."""
-    if mode == "llm":
-        if not seen_tokens:
-            return "retrieving passages, then waiting for the LLM's first words…"
-        return f"writing (LLM) · verifying sentence {sentences + 1}…"
-    return "retrieving and checking passages…" if sentences == 0 else f"verifying sentence {sentences + 1}…"
-
-
-_DONE = object()
-
-
-def _answer_turn(
-    pipeline: Pipeline, session: Session, index: int, turn: Turn, raw: str, model: str | None
-) -> Iterator[None]:
-    """Run one turn, updating it in place; yields whenever the page should be redrawn."""
-    events: queue.Queue[Any] = queue.Queue()
-    # Earlier answers, not just questions: the pipeline then knows what each was searched as, and which abstained.
-    history = [t.answer for t in session.chat.turns[:index] if t.answer is not None]
-    stop = session.stop
-    mode = turn.mode
-
-    def work() -> None:
-        stream: Iterator[StreamEvent] | None = None
-        try:
-            stream = pipeline.ask_stream(raw, history=history, top_k=turn.top_k, mode=mode)
-            for event in stream:
-                events.put(event)
-                if stop.is_set():
-                    break
-        except BaseException as exc:
-            events.put(exc)
-        finally:
-            # Closing the generator closes the LLM's HTTP stream, so the server stops generating.
-            close = getattr(stream, "close", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    close()
-            events.put(_DONE)
-
-    t0 = time.monotonic()
-    worker = threading.Thread(target=work, name="rag-answer", daemon=True)
-    worker.start()
-    seen_tokens = False
-    sentences = 0
-    last_draw = 0.0
-    turn.progress = _progress(mode, False, 0)
-    yield None
-    while True:
-        try:
-            item = events.get(timeout=_TICK_S)
-        except queue.Empty:
-            item = None
-        turn.elapsed_s = time.monotonic() - t0
-        if stop.is_set() and turn.answer is None:
-            turn.status = "stopped"
-            yield None
-            return
-        if item is None:
-            if turn.elapsed_s - last_draw >= 1.0:
-                last_draw = turn.elapsed_s
-                yield None
-            continue
-        if item is _DONE:
-            break
-        if isinstance(item, RagError):
-            turn.error = str(item)
-            break
-        if isinstance(item, BaseException):
-            log.error("answering %r failed", turn.question[:200], exc_info=item)
-            turn.error = _GENERIC_ERROR
-            break
-        if item.kind == "delta":
-            turn.text += item.text
-            turn.draft = ""
-            sentences += 1
-        elif item.kind == "token":
-            turn.draft += item.text
-            seen_tokens = True
-        elif item.kind == "answer" and item.answer is not None:
-            turn.answer = item.answer
-            continue
-        else:
-            continue
-        turn.progress = _progress(mode, seen_tokens, sentences)
-        yield None
-    if turn.answer is None and turn.error is None:
-        turn.error = _GENERIC_ERROR
-    turn.status = "done"
-    yield None
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
@@ -375,7 +214,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
 
     async def enqueue(question: str, session: Session, top_k: float, mode: str) -> tuple[Any, ...]:
         # Async: runs on the event loop in arrival order, so questions queue in the order they were sent.
-        k = _clamp_top_k(top_k)
+        k = clamp_top_k(top_k)
         turn = session.enqueue(question, k, mode, limit)
         raw_k = top_k if isinstance(top_k, int | float) else None
         slider = gr.update(value=k) if raw_k is not None and raw_k != k else gr.skip()
@@ -403,7 +242,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             yield chat_html(session), gr.skip(), gr.update(interactive=True), *skip[3:]
             while (nxt := session.next_turn()) is not None:
                 index, turn = nxt
-                for _ in _answer_turn(pipeline, session, index, turn, turn.raw or turn.question, model):
+                for _ in answer_turn(pipeline, session, index, turn, turn.raw or turn.question, model):
                     yield chat_html(session), gr.skip(), gr.skip(), *skip[3:]
                 yield chat_html(session), evidence_html(session), gr.skip(), *follow_up_updates(session)
         finally:
@@ -434,7 +273,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception:
             log.exception("api ask failed")
-            raise gr.Error(_GENERIC_ERROR, print_exception=False) from None
+            raise gr.Error(GENERIC_ERROR, print_exception=False) from None
         # The notice (a truncated question, an empty store) travels with the text, after it.
         return answer.text + (f"\n\nNote: {answer.notice}" if answer.notice else "")
 
@@ -466,7 +305,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             status = _upload_html(results)
         except Exception:
             log.exception("upload failed")
-            status = f'<div class="bad">{render.e(_GENERIC_ERROR)}</div>'
+            status = f'<div class="bad">{render.e(GENERIC_ERROR)}</div>'
         return (status, None, *refresh_sources(needle, selected))
 
     def open_key(key: str) -> Any:
@@ -561,7 +400,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
                         ]
                     with gr.Accordion("Settings", open=False, elem_id="settings"):
                         top_k = gr.Slider(
-                            TOP_K_RANGE[0], TOP_K_RANGE[1], value=_clamp_top_k(settings.retrieve.top_k), step=1,
+                            TOP_K_RANGE[0], TOP_K_RANGE[1], value=clamp_top_k(settings.retrieve.top_k), step=1,
                             label=f"Passages retrieved (top-k, {TOP_K_RANGE[0]}–{TOP_K_RANGE[1]})",
                             info="Used by the next question.", elem_id="top-k",
                         )  # fmt: skip

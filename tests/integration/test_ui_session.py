@@ -11,19 +11,19 @@ FOLLOW_UP = "And what did the Taliban do about them?"
 
 def _run(pipeline: Any, session: Any) -> list[int]:
     """Answer every queued turn the way the page's loop does; returns how many redraws each took."""
-    from rag.ui.app import _answer_turn
+    from rag.ui.session import answer_turn
 
     assert session.claim()
     redraws = []
     while (nxt := session.next_turn()) is not None:
         index, turn = nxt
-        redraws.append(sum(1 for _ in _answer_turn(pipeline, session, index, turn, turn.raw or turn.question, None)))
+        redraws.append(sum(1 for _ in answer_turn(pipeline, session, index, turn, turn.raw or turn.question, None)))
     assert not session.running
     return redraws
 
 
 def test_queued_questions_are_answered_in_order_with_the_conversation(pipeline: Any) -> None:
-    from rag.ui.app import Session
+    from rag.ui.session import Session
 
     session = Session()
     for q in (HEADLINE, FOLLOW_UP, "Who won the 2022 FIFA World Cup?"):
@@ -43,7 +43,7 @@ def test_queued_questions_are_answered_in_order_with_the_conversation(pipeline: 
 
 
 def test_errors_are_one_readable_line_and_not_context(pipeline: Any) -> None:
-    from rag.ui.app import Session
+    from rag.ui.session import Session
 
     session = Session()
     session.enqueue(HEADLINE, 5, "no-such-mode", 2000)
@@ -54,27 +54,27 @@ def test_errors_are_one_readable_line_and_not_context(pipeline: Any) -> None:
 
 
 def test_stop_ends_the_running_turn_and_the_next_one_runs(pipeline: Any) -> None:
-    from rag.ui.app import Session, _answer_turn
+    from rag.ui.session import Session, answer_turn
 
     session = Session()
     session.enqueue(HEADLINE, 5, "extractive", 2000)
     session.enqueue("Roughly how many troops does the Taliban have?", 5, "extractive", 2000)
     assert session.claim()
     index, turn = session.next_turn()  # type: ignore[misc]
-    steps = _answer_turn(pipeline, session, index, turn, turn.question, None)
+    steps = answer_turn(pipeline, session, index, turn, turn.question, None)
     next(steps)  # started
     session.stop.set()
     list(steps)
     assert turn.status == "stopped" and turn.answer is None
     index, second = session.next_turn()  # type: ignore[misc]
     assert index == 1 and not session.stop.is_set()  # a new turn starts without the old Stop
-    list(_answer_turn(pipeline, session, index, second, second.question, None))
+    list(answer_turn(pipeline, session, index, second, second.question, None))
     assert second.status == "done" and second.answer is not None
     assert session.next_turn() is None and not session.running
 
 
 def test_clear_drops_the_conversation_and_stops(pipeline: Any) -> None:
-    from rag.ui.app import Session
+    from rag.ui.session import Session
 
     session = Session()
     session.enqueue(HEADLINE, 5, "extractive", 2000)

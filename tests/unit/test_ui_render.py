@@ -167,7 +167,7 @@ def test_document_view_marks_flagged_spans_when_present() -> None:
 
 def test_render_and_uploads_do_not_import_gradio() -> None:
     code = (
-        "import sys, rag, rag.cli, rag.pipeline, rag.ui.render, rag.ui.uploads, rag.ui.throttle; "
+        "import sys, rag, rag.cli, rag.pipeline, rag.ui.render, rag.ui.session, rag.ui.uploads, rag.ui.throttle; "
         "sys.exit(1 if 'gradio' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 0
