@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         for it in items:
             a = pipe.ask(it["question"])
             ev = a.evidence or 0.0
-            (unans if it["type"] == "unanswerable" else ans).append(ev)
+            (unans if it["type"] == "unanswerable" or it.get("answerable") is False else ans).append(ev)
             print(f"{ev:6.3f}  {it['type']:<12} {it['question']}")
     t, acc = best_threshold(ans, unans)
     print(f"\nanswerable evidence:   min {min(ans):.3f}  median {sorted(ans)[len(ans) // 2]:.3f}")

@@ -147,7 +147,7 @@ def score_item(
 
     gold = [str(s) for s in item.get("sources", [])]
     facts = [list(f) for f in item.get("facts", [])]
-    unanswerable = item["type"] == "unanswerable"
+    unanswerable = item["type"] == "unanswerable" or item.get("answerable") is False
     retrieved = _dedupe([r.source for r in answer.retrieved])
     scores: dict[str, float | None] = dict.fromkeys(
         ("hit_at_1", "hit_at_3", "hit_at_5", "recall_at_5", "mrr", "fact_recall")

@@ -23,6 +23,8 @@ TYPES = {
     "alias",
     "followup",
     "unanswerable",
+    "constraint",
+    "entity",
 }
 MIN_PER_TYPE = {
     "factoid": 14,
@@ -33,8 +35,10 @@ MIN_PER_TYPE = {
     "alias": 8,
     "followup": 6,
     "unanswerable": 12,
+    "constraint": 12,
+    "entity": 10,
 }
-ALLOWED_KEYS = {"id", "question", "type", "sources", "facts", "history", "reference"}
+ALLOWED_KEYS = {"id", "question", "type", "sources", "facts", "history", "reference", "answerable"}
 
 
 def load_items() -> list[dict[str, Any]]:
@@ -57,7 +61,14 @@ def seed_text(name: str) -> str:
 
 
 ITEMS = load_items()
-ANSWERABLE = [it for it in ITEMS if it["type"] != "unanswerable"]
+
+
+def is_unanswerable(item: dict[str, Any]) -> bool:
+    """Unanswerable by type, or a question of another type marked ``"answerable": false``."""
+    return item["type"] == "unanswerable" or item.get("answerable") is False
+
+
+ANSWERABLE = [it for it in ITEMS if not is_unanswerable(it)]
 
 
 def test_enough_items() -> None:
@@ -74,6 +85,7 @@ def test_ids_unique_and_fields_well_formed() -> None:
         assert it["type"] in TYPES, it["id"]
         assert isinstance(it["sources"], list)
         assert isinstance(it["facts"], list)
+        assert it.get("answerable", True) in (True, False), it["id"]
 
 
 def test_type_coverage() -> None:
@@ -99,8 +111,9 @@ def test_followups_have_history() -> None:
 
 
 def test_unanswerable_items_have_no_gold() -> None:
-    unanswerable = [it for it in ITEMS if it["type"] == "unanswerable"]
+    unanswerable = [it for it in ITEMS if is_unanswerable(it)]
     assert len(unanswerable) >= 10
+    assert all(it.get("answerable", False) is False for it in unanswerable)
     for it in unanswerable:
         assert it["sources"] == [], it["id"]
         assert it["facts"] == [], it["id"]
@@ -147,3 +160,9 @@ def test_required_why_item_present() -> None:
     phrasings = {p for fact in item["facts"] for p in fact}
     assert "apostates" in phrasings
     assert "caliphate" in phrasings
+
+
+def test_constraint_questions_mostly_unanswerable() -> None:
+    constraint = [it for it in ITEMS if it["type"] == "constraint"]
+    assert sum(is_unanswerable(it) for it in constraint) >= 10
+    assert sum(not is_unanswerable(it) for it in constraint) >= 3
