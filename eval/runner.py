@@ -79,11 +79,13 @@ def run_suite(
     compare: bool = False,
     progress: bool = False,
     questions: str = "",
+    extra_docs: Sequence[Path] = (),
 ) -> EvalRun:
     """Run the questions through our pipeline (and the baseline with ``compare``) and score both.
 
     ``fresh_store``: ingest the seed corpus (``settings.ingest.seeds_path``) into a temporary
     store; otherwise use the configured store, ingesting the seeds only if it is empty.
+    ``extra_docs``: files or folders ingested beside the seeds (another corpus's documents).
     """
     from rag.pipeline import Pipeline
     from rag.settings import Settings
@@ -103,6 +105,8 @@ def run_suite(
         pipe = Pipeline.from_settings(settings)
         if pipe.is_empty():
             pipe.ingest()
+        if extra_docs:
+            pipe.ingest([str(p) for p in extra_docs])
         pipe.warm()
         judge = SupportChecker(_judge_embedder(pipe.embedder))
         docs: dict[str, str] = {}

@@ -480,6 +480,8 @@ class Pipeline:
             text, citations = assemble(selection.sentences)
         else:
             text, citations = CANNOT_ANSWER, []
+            if selection.unmet:
+                notices.append(f"Not answered: {selection.unmet}.")
         timings["answer"] = (time.perf_counter() - t) * 1000
         parts = cited_sentences(text) if citations else [(text, [])]
         for i, (sentence, numbers) in enumerate(parts):
@@ -506,6 +508,8 @@ class Pipeline:
                 self._answerer = ExtractiveAnswerer(
                     self.aliases,
                     index.idf,
+                    df=index.df,
+                    n_chunks=index.n_docs,
                     max_sentences=self.settings.answer.max_sentences,
                     min_evidence=self.settings.answer.min_evidence,
                     cache_size=self.settings.retrieve.chunk_cache,

@@ -139,10 +139,10 @@ class AnswerSettings(BaseModel):
     )
     max_sentences: int = Field(4, ge=1, le=12, description="Most sentences in an extractive answer.")
     min_evidence: float = Field(
-        0.44,
+        0.40,
         description=(
-            "Abstain when the best evidence score is below this (calibrated on answerable and unanswerable "
-            "questions: python -m eval.calibrate)."
+            "Abstain when the best sentence meeting the question's numbers and names scores below this "
+            "(calibrated on the dev questions of every corpus: python -m eval.calibrate)."
         ),
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are truncated, with a notice.")

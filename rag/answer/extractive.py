@@ -15,6 +15,7 @@ from rag.retrieve.lexical import lexical_tokens
 from rag.text import is_answer_sentence, words
 from rag.types import Chunk, ScoredChunk
 from rag.verify.cite import CitedSentence
+from rag.verify.constraints import Constraints, extract, has_answer_type
 
 __all__ = ["Candidate", "ExtractiveAnswerer", "Selection"]
 
@@ -27,8 +28,11 @@ RELATIVE_CUTOFF = 0.70
 # Near-duplicates (the same fact told twice) are skipped.
 DUPLICATE_COSINE = 0.90
 DUPLICATE_JACCARD = 0.6
-# Small nudge towards covering more than one source.
-SOURCE_REPEAT_PENALTY = 0.02
+# A sentence naming the question's rare name verbatim ("Jennifer Cafarella") is strong evidence
+# even when MiniLM scores it low: it gains this much.
+W_NAME = 0.10
+# A name is rare when its rarest word is in at most this share of the chunks.
+RARE_NAME_SHARE = 0.05
 # Answer-type cues: a "why" question wants a reason, "when" a date, "how many" a number.
 W_CUE = 0.06
 _CUES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
@@ -57,6 +61,11 @@ _CONTINUATION = re.compile(r"^(This|These|That|Such)\b")
 CONTINUATION_SHARE = 0.6
 
 
+def _about(chunk: Chunk) -> str:
+    """What names the chunk's document: its title, file name and date."""
+    return f"{chunk.title} {chunk.source} {chunk.meta.date or ''}"
+
+
 @dataclass
 class Candidate:
     """A sentence of a retrieved chunk with its scores."""
@@ -70,6 +79,9 @@ class Candidate:
     lexical: float
     score: float
     word_set: frozenset[str] = field(default=frozenset())  # the sentence's words, for near-duplicate checks
+    anchor: bool = True  # meets the question's constraints (numbers, rare names, no other year)
+    supporting: bool = True  # may stand beside an anchor (dates itself to no other year)
+    typed: bool = True  # carries the answer type the question asks for
 
 
 @dataclass(frozen=True)
@@ -89,8 +101,10 @@ class Selection:
     """The chosen sentences (in reading order) and the evidence score that decides abstention."""
 
     sentences: list[CitedSentence]
-    evidence: float
+    evidence: float  # 0 when the question's constraints ruled every sentence out
     candidates: list[Candidate]
+    #: Why nothing was chosen although sentences scored (a name the documents never mention, …).
+    unmet: str | None = None
 
 
 class ExtractiveAnswerer:
@@ -103,12 +117,19 @@ class ExtractiveAnswerer:
         max_sentences: int = 4,
         min_evidence: float = 0.4,
         cache_size: int = 2048,
+        *,
+        df: Callable[[str], int] | None = None,
+        n_chunks: int = 0,
     ) -> None:
         self.aliases = aliases
         self.idf = idf
+        # Without document frequencies every name counts as known and rare.
+        self.df: Callable[[str], int] = df or (lambda _t: 1)
+        self.n_chunks = n_chunks
         self.max_sentences = max_sentences
         self.min_evidence = min_evidence
         self._cache: LRU[list[_Sentence]] = LRU(cache_size)
+        self._terms: LRU[frozenset[str]] = LRU(cache_size)
 
     def _sentences(self, chunk: Chunk) -> list[_Sentence]:
         """The chunk's answer-worthy sentences with their terms, cached by chunk id."""
@@ -125,8 +146,24 @@ class ExtractiveAnswerer:
         self._cache.set(chunk.chunk_id, out)
         return out
 
-    def candidates(self, query: Query, retrieved: Sequence[ScoredChunk]) -> list[Candidate]:
+    def constraints(self, question: str) -> Constraints:
+        """The numbers, rare names and answer type ``question`` demands of its evidence."""
+        return extract(question, self.aliases, self.df)
+
+    def _chunk_terms(self, chunk: Chunk) -> frozenset[str]:
+        """The chunk's lexical terms (all of its text, headings included), cached by chunk id."""
+        cached = self._terms.get(chunk.chunk_id)
+        if cached is None:
+            cached = frozenset(lexical_tokens(chunk.text, self.aliases))
+            self._terms.set(chunk.chunk_id, cached)
+        return cached
+
+    def candidates(
+        self, query: Query, retrieved: Sequence[ScoredChunk], cons: Constraints | None = None
+    ) -> list[Candidate]:
         """Every answer-worthy sentence of the retrieved chunks, scored, best first."""
+        cons = cons if cons is not None else self.constraints(query.text)
+        rare = [n for n in cons.names if n.rare(self.n_chunks, RARE_NAME_SHARE)]
         q_terms = set(query.tokens)
         q_weight = sum(self.idf(t) for t in q_terms)
         seen: set[tuple[str, int]] = set()
@@ -135,7 +172,10 @@ class ExtractiveAnswerer:
         for item in retrieved:
             chunk = item.chunk
             vecs = chunk.sentence_vectors
-            for s in self._sentences(chunk):
+            sentences = self._sentences(chunk)
+            about = _about(chunk)
+            names_ok = cons.names_ok(self._chunk_terms(chunk), about, self.n_chunks, RARE_NAME_SHARE)
+            for s in sentences:
                 key = (chunk.doc_id, s.start)
                 if key in seen:  # overlapping chunks repeat a sentence
                     continue
@@ -144,38 +184,79 @@ class ExtractiveAnswerer:
                 semantic = float(vec @ query.vector) if vec is not None else 0.0
                 lexical = sum(self.idf(t) for t in q_terms & s.terms) / q_weight if q_weight else 0.0
                 score = W_SEMANTIC * semantic + W_LEXICAL * lexical + (W_CUE if cue and cue.search(s.text) else 0.0)
-                out.append(Candidate(s.text, s.start, s.end, item, vec, semantic, lexical, score, s.words))
+                if any(n.exact_in(s.text) for n in rare):
+                    score += W_NAME
+                other_year = cons.years_conflict(s.text)
+                anchor = names_ok and not other_year and cons.numbers_ok(s.text, about)
+                typed = has_answer_type(s.text, cons.answer_type)
+                out.append(
+                    Candidate(
+                        s.text,
+                        s.start,
+                        s.end,
+                        item,
+                        vec,
+                        semantic,
+                        lexical,
+                        score,
+                        s.words,
+                        anchor=anchor,
+                        supporting=names_ok and not other_year,
+                        typed=typed,
+                    )
+                )
         out.sort(key=lambda c: -c.score)
         return out
 
     def select(self, query: Query, retrieved: Sequence[ScoredChunk]) -> Selection:
-        """Choose up to ``max_sentences`` sentences; empty when the evidence is below the threshold."""
-        cands = self.candidates(query, retrieved)
+        """Choose up to ``max_sentences`` sentences; empty when no sentence meets the question's
+        constraints or the best that does scores below the threshold.
+
+        The anchor is the best sentence holding the question's numbers and rare names (and no other
+        year); companions are chosen best sentence per further source first, then second sentences,
+        all within ``RELATIVE_CUTOFF`` of the anchor; at least one chosen sentence must carry the
+        answer type ("when" → a date, "how many" → a number, "who" → a name, "where" → a place).
+        """
+        cons = self.constraints(query.text)
+        cands = self.candidates(query, retrieved, cons)
         if not cands:
             return Selection([], 0.0, [])
-        best = cands[0]
+        unknown = cons.unknown_names(_about(r.chunk) for r in retrieved)
+        if unknown:
+            name = " ".join(unknown[0].words)
+            return Selection([], 0.0, cands, unmet=f"the documents never mention {name!r}")
+        anchors = [c for c in cands if c.anchor]
+        if not anchors:
+            return Selection([], 0.0, cands, unmet="no sentence holds the question's numbers and names")
+        best = anchors[0]
         evidence = best.score
         if evidence < self.min_evidence:
             return Selection([], evidence, cands)
-        chosen: list[Candidate] = [best]
-        pool = cands[1:]
-        while pool and len(chosen) < self.max_sentences:
-            used = {c.item.chunk.doc_id for c in chosen}
-            scored = []
-            for c in pool:
-                if self._duplicate(c, chosen):
-                    continue
-                adj = c.score - (SOURCE_REPEAT_PENALTY if c.item.chunk.doc_id in used else 0.0)
-                scored.append((adj, c))
-            if not scored:
-                break
-            adj, nxt = max(scored, key=lambda t: t[0])
-            if adj < RELATIVE_CUTOFF * best.score:
-                break
-            chosen.append(nxt)
-            pool = [c for c in pool if c is not nxt]
+        floor = RELATIVE_CUTOFF * best.score
+        pool = [c for c in cands if c is not best and c.supporting and c.score >= floor]
+        chosen = self._companions(best, pool)
+        if not any(c.typed for c in chosen):
+            typed = next((c for c in anchors if c.typed and c.score >= floor and c not in chosen), None)
+            if typed is None:
+                return Selection([], 0.0, cands, unmet="no sentence holds the kind of answer asked for")
+            chosen = [*chosen[: self.max_sentences - 1], typed]
         chosen = self._add_neighbours(chosen, cands, floor=CONTINUATION_SHARE * best.score)
         return Selection(self._order(chosen), evidence, cands)
+
+    def _companions(self, best: Candidate, pool: list[Candidate]) -> list[Candidate]:
+        """The anchor plus up to ``max_sentences - 1`` others: first the best sentence of each
+        further source (multi-document questions need their facets), then the best of the rest."""
+        chosen = [best]
+        for first_per_source in (True, False):
+            for c in pool:
+                if len(chosen) >= self.max_sentences:
+                    return chosen
+                if c in chosen or self._duplicate(c, chosen):
+                    continue
+                if first_per_source and c.item.chunk.doc_id in {o.item.chunk.doc_id for o in chosen}:
+                    continue
+                chosen.append(c)
+        return chosen
 
     @staticmethod
     def _duplicate(c: Candidate, chosen: Sequence[Candidate]) -> bool:

@@ -91,6 +91,10 @@ class Aliases:
             seen.setdefault(canon, None)
         return list(seen)
 
+    def display(self, canonical: str) -> str:
+        """The display form of a canonical entity ("iskp" → "ISIS-K (Islamic State Khorasan Province)")."""
+        return self._groups[canonical].display
+
     def expansion_terms(self, text: str) -> list[str]:
         """Broader canonical terms implied by the entities in ``text``."""
         out: list[str] = []

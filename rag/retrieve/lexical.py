@@ -111,6 +111,11 @@ class LexicalIndex:
         np.cumsum(df, out=indptr[1:])
         return cls(ids, vocab, df, (weights[order], doc_arr[order].copy(), indptr))
 
+    def df(self, term: str) -> int:
+        """How many chunks contain ``term`` (0 for a term the corpus never uses)."""
+        t = self.vocab.get(term)
+        return int(self._df[t]) if t is not None else 0
+
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency (unknown terms get the highest weight)."""
         t = self.vocab.get(term)

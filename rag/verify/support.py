@@ -64,8 +64,9 @@ import numpy as np
 
 from rag.ingest.instructions import instruction_rule
 from rag.retrieve.aliases import Aliases, load_aliases
-from rag.text import content_words, split_sentences
+from rag.text import STOPWORDS, content_words, split_sentences, stem
 from rag.verify.cite import strip_markers
+from rag.verify.constraints import bare, statement_names
 
 if TYPE_CHECKING:
     from rag.embed import Embedder
@@ -89,6 +90,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Name words match on their first letters, so "Afghan" and "Afghanistan", "Salafi" and "Salafist" agree.
+_PREFIX = 5
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ class _Statement:
     terms: frozenset[str]
     numbers: frozenset[str]
     vector: np.ndarray
+    names: tuple[frozenset[str], ...] = ()  # stemmed words of each name the statement asserts
 
 
 def _numbers(text: str) -> frozenset[str]:
@@ -253,7 +257,10 @@ class SupportChecker:
         if hit is not None:
             return hit
         vector = self._embed([text])[0] if text else np.zeros(1, dtype=np.float32)
-        st = _Statement(text, _norm(text), self._terms(text), _numbers(text), vector)
+        names = tuple(
+            frozenset(stem(w) for w in name if w not in STOPWORDS) for name in statement_names(text, self.aliases)
+        )
+        st = _Statement(text, _norm(text), self._terms(text), _numbers(text), vector, tuple(n for n in names if n))
         with self._lock:
             self._statements.put(text, st)
         return st
@@ -285,12 +292,16 @@ class SupportChecker:
 
     # -- judging --------------------------------------------------------------
     def _features(self, st: _Statement, cands: _Candidates) -> list[tuple[float, float, bool, bool]]:
-        """(similarity, overlap, numbers present, verbatim) of each candidate for the statement."""
+        """(similarity, overlap, numbers and names present, verbatim) of each candidate for the statement."""
         sims = cands.vectors @ st.vector
+        # Names may sit in a neighbouring sentence of the passage ("Jennifer Cafarella … told Insider:
+        # 'ISIS will seek …'"); numbers must be in the supporting sentence itself.
+        prefixes = {bare(t)[:_PREFIX] for terms in cands.terms for t in terms}
+        names_ok = all(all(w[:_PREFIX] in prefixes for w in name) for name in st.names)
         out = []
         for i, (norm, terms, nums) in enumerate(zip(cands.normalized, cands.terms, cands.numbers, strict=True)):
             overlap = len(st.terms & terms) / len(st.terms) if st.terms else 0.0
-            out.append((float(sims[i]), overlap, st.numbers <= nums, _verbatim(st.normalized, norm)))
+            out.append((float(sims[i]), overlap, names_ok and st.numbers <= nums, _verbatim(st.normalized, norm)))
         return out
 
     def _judge(

@@ -1,0 +1,275 @@
+"""What a question demands of its evidence: its numbers, its rare names and the type of its answer.
+
+A similarity score cannot tell "killed in 2023" from "killed in 2024", or "Nathan Sales" from any
+other official. These checks can, and both the extractive answerer and the support judge use them:
+
+* **numbers** written in digits ("2024", "2,200", "2.0", "50%") must appear in the sentence itself
+  (or in its document's title, which names versions such as "Version 2.0");
+* **names**: runs of capitalised words in the question, after name variants are folded to one
+  canonical entity (``rag/data/aliases.json``). A name word the corpus never contains makes the
+  question unanswerable from it; a *rare* name (few chunks contain it) must appear in the
+  sentence, its chunk, or its document's title (or the title's initials: "MPL");
+* **answer type**: "when" wants a date or year, "how many/much" a number, "who" a person or
+  organisation (a capitalised name), "where" a place (a capitalised name or a place word). At
+  least one chosen sentence must carry it.
+
+This module knows nothing of retrieval or answering; it works on plain strings and document
+frequencies, so the answerer and the judge apply exactly the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rag.retrieve.aliases import Aliases
+from rag.text import STOPWORDS, stem, words
+
+__all__ = [
+    "Constraints",
+    "Name",
+    "about_words",
+    "answer_type",
+    "bare",
+    "extract",
+    "has_answer_type",
+    "numbers",
+    "statement_names",
+    "title_acronym",
+    "years",
+]
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+_YEAR = re.compile(r"(?<![\w.])(?<!\d,)(1[5-9]\d\d|20\d\d)(?!\w|[.,]\d)")
+# A capitalised word, optionally behind an Arabic/Dutch-style particle ("al-Baghdadi", "bin Laden").
+_CAP_WORD = re.compile(r"(?:\b(?:al|el|bin|ibn|van|von|de)[-\s])?[A-Z][\w'’.-]*\w|[A-Z]")
+_QUESTION_WORDS = frozenset(
+    {"who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did", "does", "do", "is", "are",
+     "was", "were", "can", "could", "may", "might", "must", "should", "would", "will", "has", "have", "had",
+     "in", "on", "at", "and", "or", "but", "under", "according", "roughly", "approximately", "since", "for"}
+)  # fmt: skip
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+# "When" asks for a date, or (in rules and contracts) for a condition or moment: "as of the date …",
+# "if You institute …", "after 60 days".
+_DATE = re.compile(rf"\b(1[5-9]\d\d|20\d\d|{_MONTHS}|\d{{1,2}}(st|nd|rd|th)|(mon|tues|wednes|thurs|fri|satur|sun)day|"
+                   r"decades?|centur(y|ies)|years? ago|yesterday|today|dates?|days?|if|when|once|until|after|before|"
+                   r"upon|unless|provided|prior to|within|during|since)\b", re.I)  # fmt: skip
+_QUANTITY = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety|hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|"
+    r"dozen|dozens|several|many|few|no|none|half|percent|all)\b",
+    re.I,
+)
+_PLACE = re.compile(
+    r"\b(in|at|near|from|to)\s+(the\s+)?[A-Z]|\b(province|city|country|capital|border|region|district|"
+    r"court|courts|jurisdiction|place|site|location|file|directory|address)\b"
+)
+_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    ("date", re.compile(r"^\s*(when|what (year|date|month|day)|in (what|which) (year|month)|since when)\b", re.I)),
+    (
+        "number",
+        re.compile(
+            r"^\s*(how (many|much|long|old|large|big)|what (percentage|share|number|proportion))\b|"
+            r"\bpopulation\b",
+            re.I,
+        ),
+    ),
+    ("person", re.compile(r"^\s*(who|whom|whose)\b", re.I)),
+    ("place", re.compile(r"^\s*where\b", re.I)),
+]
+
+
+def numbers(text: str) -> frozenset[str]:
+    """Numbers written in digits, thousands separators dropped ("2,200" → "2200", "2.0" stays)."""
+    return frozenset(m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text))
+
+
+def years(text: str) -> frozenset[str]:
+    """Four-digit years (1500–2099) in ``text``."""
+    return frozenset(m.group(1) for m in _YEAR.finditer(text))
+
+
+def answer_type(question: str) -> str | None:
+    """'date', 'number', 'person', 'place', or None for questions whose answer has no fixed type."""
+    return next((name for name, pattern in _TYPES if pattern.search(question)), None)
+
+
+def has_answer_type(sentence: str, kind: str | None) -> bool:
+    """Does ``sentence`` carry an answer of this type (a date, a quantity, a name, a place)?"""
+    if kind is None:
+        return True
+    if kind == "date":
+        return bool(_DATE.search(sentence))
+    if kind == "number":
+        return bool(_QUANTITY.search(sentence))
+    if kind == "person":
+        return bool(_names_in(sentence, skip_first=False))
+    return bool(_PLACE.search(sentence))
+
+
+def title_acronym(title: str) -> str:
+    """Initials of a title's capitalised words ("Mozilla Public License Version 2.0" → "mplv")."""
+    return "".join(w[0] for w in re.findall(r"[A-Z][\w'-]*", title)).lower()
+
+
+def _names_in(text: str, *, skip_first: bool) -> list[tuple[str, ...]]:
+    """Runs of capitalised words (each a tuple of lower-cased words), question words and the
+    sentence-initial word left out."""
+    out: list[tuple[str, ...]] = []
+    run: list[str] = []
+    last_end = -1
+    for m in _CAP_WORD.finditer(text):
+        word = re.sub(r"['’]s$", "", m.group())
+        low = word.lower().strip("'’.")
+        first = text[: m.start()].strip() == ""
+        skip = (first and (skip_first or low in STOPWORDS)) or low in _QUESTION_WORDS or low in STOPWORDS
+        gap = text[last_end : m.start()] if last_end >= 0 else ""
+        joined = run and gap in (" ", "-", " of ", " the ", " of the ", " for ", " for the ")
+        if skip:
+            if run:
+                out.append(tuple(run))
+            run = []
+        elif joined:
+            run.extend(words(word))
+        else:
+            if run:
+                out.append(tuple(run))
+            run = list(words(word))
+        last_end = m.end()
+    if run:
+        out.append(tuple(run))
+    return [r for r in out if r]
+
+
+def statement_names(text: str, aliases: Aliases) -> list[tuple[str, ...]]:
+    """The names a statement asserts (variants folded), for the support judge: the sentence-initial
+    word only counts when it begins a run of two or more capitalised words ("Jennifer Cafarella …")."""
+    masked = _mask_aliases(text, aliases)
+    runs = _names_in(masked, skip_first=False)
+    first = _CAP_WORD.match(masked.lstrip())
+    if first and runs and len(runs[0]) == 1 and first.group().lower() == runs[0][0]:
+        runs = runs[1:]
+    return runs
+
+
+def _mask_aliases(text: str, aliases: Aliases) -> str:
+    """``text`` with every name variant blanked out (variants are matched as entities instead)."""
+    out = list(text)
+    for a, b, _ in aliases.find(text):
+        out[a:b] = " " * (b - a)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name from the question: its words (stemmed, lower case), how many chunks hold each word."""
+
+    words: tuple[str, ...]
+    stems: tuple[str, ...]
+    df: tuple[int, ...]
+
+    @property
+    def unknown(self) -> bool:
+        """Some word of the name occurs nowhere in the corpus."""
+        return any(d == 0 for d in self.df)
+
+    def rare(self, n_chunks: int, share: float) -> bool:
+        """The name's rarest word is held by at most ``share`` of the chunks."""
+        return min(self.df, default=n_chunks) <= max(1.0, share * n_chunks)
+
+    def in_text(self, text_words: Iterable[str]) -> bool:
+        """All of the name's words occur in the text (given as its stemmed content words)."""
+        have = {bare(t) for t in text_words}
+        return all(s in have for s in self.stems)
+
+    def exact_in(self, text: str) -> bool:
+        """The name occurs verbatim, as a run of whole words (case aside)."""
+        pattern = r"[\s-]+".join(re.escape(w) for w in self.words)
+        return re.search(rf"(?<!\w){pattern}(?!\w)", text, re.I) is not None
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What a question requires of the sentences that answer it."""
+
+    numbers: frozenset[str]
+    years: frozenset[str]
+    names: tuple[Name, ...]
+    entities: tuple[str, ...]
+    answer_type: str | None
+
+    def unknown_names(self, about: Iterable[str] = ()) -> list[Name]:
+        """Names with a word that neither the corpus text nor the documents' titles, file names and
+        dates in ``about`` contain: nothing can answer for them."""
+        known = set().union(*(about_words(a) for a in about)) if about else set()
+        return [n for n in self.names if any(d == 0 and s not in known for s, d in zip(n.stems, n.df, strict=True))]
+
+    def numbers_ok(self, sentence: str, about: str = "") -> bool:
+        """Every number of the question is in the sentence (or the document's title, file name or date)."""
+        return self.numbers <= (numbers(sentence) | numbers(about))
+
+    def years_conflict(self, sentence: str) -> bool:
+        """The question names years and the sentence dates itself to other years only."""
+        ys = years(sentence)
+        return bool(self.years and ys and not (ys & self.years))
+
+    def names_ok(self, context_words: Iterable[str], about: str, n_chunks: int, share: float) -> bool:
+        """Every rare word of the question's names is in the context (sentence and chunk), in ``about``
+        (the document's title, file name and date) or is the initials of ``about``'s title ("MPL")."""
+        have = {bare(t) for t in context_words} | about_words(about)
+        acronym = title_acronym(about)
+        for n in self.names:
+            for word, s, d in zip(n.words, n.stems, n.df, strict=True):
+                if d > max(1.0, share * n_chunks) or s in have:
+                    continue
+                if len(word) >= 2 and acronym.startswith(word):
+                    continue
+                return False
+        return True
+
+
+def bare(term: str) -> str:
+    """A term without a possessive ending ("army's" and its stem "army'" → "army")."""
+    return re.sub(r"['’]s?$", "", term)
+
+
+def about_words(about: str) -> set[str]:
+    """Stemmed words of a document's title, file name and date (with the parts of hyphenated words)."""
+    out = set()
+    for w in words(re.sub(r"[_./]", " ", about)):
+        if w in STOPWORDS:
+            continue
+        out.add(bare(stem(w)))
+        out.update(bare(stem(p)) for p in w.split("-") if p)
+    return out
+
+
+def extract(question: str, aliases: Aliases, df: Callable[[str], int]) -> Constraints:
+    """The constraints of ``question``; ``df`` gives the number of chunks holding a (stemmed) term."""
+    masked = _mask_aliases(question, aliases)
+    names = []
+    for run in _names_in(masked, skip_first=True):
+        content: list[str] = []
+        for w in run:
+            if w in STOPWORDS or w.isdigit():
+                continue
+            # "Artistic-licensed" is two words to the corpus unless it spells it that way itself.
+            if "-" in w and df(stem(w)) == 0:
+                content.extend(p for p in w.split("-") if p and p not in STOPWORDS)
+            else:
+                content.append(w)
+        if not content:
+            continue
+        stems = tuple(stem(w) for w in content)
+        names.append(Name(tuple(content), stems, tuple(df(s) for s in stems)))
+    return Constraints(
+        numbers=numbers(question),
+        years=years(question),
+        names=tuple(names),
+        entities=tuple(aliases.entities(question)),
+        answer_type=answer_type(question),
+    )

@@ -1,0 +1,120 @@
+"""The constraints a question puts on its evidence (rag/verify/constraints.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.retrieve.aliases import load_aliases
+from rag.verify.constraints import (
+    answer_type,
+    extract,
+    has_answer_type,
+    numbers,
+    statement_names,
+    title_acronym,
+    years,
+)
+
+ALIASES = load_aliases()
+# Document frequencies of a small imaginary corpus of 100 chunks.
+DF = {"taliban": 90, "jennifer": 1, "cafarella": 1, "nathan": 1, "sale": 1, "haqqani": 3, "copper": 40, "owl": 40}
+
+
+def df(term: str) -> int:
+    return DF.get(term, 0)
+
+
+def test_numbers_and_years() -> None:
+    assert numbers("2,200 members, 50% of shares, Version 2.0, in 2024.") == {"2200", "50", "2.0", "2024"}
+    assert numbers("CC0 and IS-K") == frozenset()
+    assert years("from 1996 to 2001, 2,200 fighters, 11 March 1996") == {"1996", "2001"}
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When did the Taliban first emerge?", "date"),
+        ("In what year was it signed?", "date"),
+        ("How many ISKP members are active?", "number"),
+        ("How much mineral wealth is there?", "number"),
+        ("What is the population of Castemar?", "number"),
+        ("Who is Jennifer Cafarella?", "person"),
+        ("Where was copper owl number 1234 seen?", "place"),
+        ("Why does ISKP oppose the Taliban?", None),
+    ],
+)
+def test_answer_type(question: str, kind: str | None) -> None:
+    assert answer_type(question) == kind
+
+
+def test_has_answer_type() -> None:
+    assert has_answer_type("It was founded in January 2015.", "date")
+    assert not has_answer_type("It was founded long ago by students.", "date")
+    assert has_answer_type("Dozens of people were killed.", "number")
+    assert has_answer_type("it is led by Mullah Omar.", "person")
+    assert has_answer_type("The owl was seen near Jalalabad.", "place")
+    assert has_answer_type("anything", None)
+
+
+def test_question_constraints() -> None:
+    c = extract("How many Taliban fighters were killed by ISKP in 2024?", ALIASES, df)
+    assert c.numbers == {"2024"} and c.years == {"2024"}
+    assert c.entities == ("iskp",)  # a name variant is an entity, not a name to spell out
+    assert [n.words for n in c.names] == [("taliban",)]
+    assert not c.unknown_names()
+    assert c.answer_type == "number"
+
+
+def test_unknown_name_is_flagged() -> None:
+    c = extract("What did Sirajuddin Haqqani say about ISIS-K?", ALIASES, df)
+    assert [n.words for n in c.unknown_names()] == [("sirajuddin", "haqqani")]
+    assert not extract("What does the BSD license say?", ALIASES, df).unknown_names(["Copyright (c) bsd.txt"])
+
+
+def test_question_words_and_possessives_are_not_names() -> None:
+    c = extract("Does the Apache License grant the Licensor's trademarks?", ALIASES, df)
+    assert [n.words for n in c.names] == [("apache", "license"), ("licensor",)]
+
+
+def test_numbers_must_be_in_the_sentence() -> None:
+    c = extract("Where was copper owl number 1234 seen?", ALIASES, df)
+    assert c.numbers_ok("Note 1234: the copper owl number 1234 was seen near Herat.")
+    assert not c.numbers_ok("Note 233: the copper owl number 233 was seen near Jalalabad.")
+    assert not c.numbers_ok("the copper owl number 12345 was seen near Kabul.")
+    assert extract("When was Version 2.0 published?", ALIASES, df).numbers_ok("January 2004", "Apache License 2.0")
+
+
+def test_years_conflict() -> None:
+    c = extract("How many Taliban fighters were killed by ISKP in 2024?", ALIASES, df)
+    assert c.years_conflict("Several senior Taliban officials were killed in March 2023.")
+    assert not c.years_conflict("Taliban officials were killed.")  # no year: no conflict
+    assert not extract("Why?", ALIASES, df).years_conflict("in 2023")
+
+
+def test_rare_names_need_the_context() -> None:
+    c = extract("Who is Jennifer Cafarella and what did she predict?", ALIASES, df)
+    (name,) = c.names
+    assert name.rare(100, 0.05)
+    assert name.exact_in("Jennifer Cafarella, a researcher at the Institute for the Study of War")
+    assert not name.exact_in("Jennifer Smith and Ann Cafarella")
+    assert c.names_ok({"jennifer", "cafarella", "researcher"}, "", 100, 0.05)
+    assert not c.names_ok({"researcher", "institute"}, "", 100, 0.05)
+    common = extract("Why does the Taliban fight?", ALIASES, df)
+    assert common.names_ok({"fight"}, "", 100, 0.05)  # 'Taliban' is in 90 of 100 chunks: not rare
+
+
+def test_a_title_and_its_initials_count_as_context() -> None:
+    assert title_acronym("Mozilla Public License Version 2.0") == "mplv"
+    c = extract("What is a Larger Work under the MPL?", ALIASES, lambda t: 1)
+    assert c.names_ok({"larger", "work"}, "Mozilla Public License Version 2.0", 100, 0.05)
+    assert not c.names_ok({"larger", "work"}, "Apache License", 100, 0.05)
+
+
+def test_statement_names_skip_a_lone_sentence_initial_word() -> None:
+    assert statement_names("However, Biden told the Taliban that Jennifer Cafarella was wrong.", ALIASES) == [
+        ("biden",),
+        ("taliban",),
+        ("jennifer", "cafarella"),
+    ]
+    assert statement_names("Jennifer Cafarella predicted attacks.", ALIASES) == [("jennifer", "cafarella")]
+    assert statement_names("ISIS-K views the Taliban as apostates.", ALIASES) == [("taliban",)]
