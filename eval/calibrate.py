@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alias-only", action="store_true", help="only fit the alias vector weight")
     args = ap.parse_args(argv)
     sets: list[tuple[str, list[dict[str, Any]]]] = [("seeds", _load(args.questions))]
-    corpora = [] if args.seeds_only else list(CORPORA.values())
+    corpora = [] if args.seeds_only else [c for c in CORPORA.values() if c.dev.is_file()]
     sets += [(c.name, _load(c.dev)) for c in corpora]
     w, cos, plain_cos = fit_alias_weight([it["question"] for _, items in sets for it in items])
     print(f"alias vector weight {w:.2f}: cosine with the spelled-out query {cos:.4f} (plain question {plain_cos:.4f})")

@@ -12,7 +12,7 @@ import platform
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,17 @@ class EvalRun:
     store: str
     started: str
     wall_s: float
+    #: The extra corpora (``eval/corpora/<name>``), each run on its own fresh store beside the seeds.
+    corpora: dict[str, EvalRun] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """The ``--json`` output."""
+        """The ``--json`` output (the seed corpus's fields, then ``corpora``: the same per extra corpus)."""
+        out = self._summary()
+        if self.corpora:
+            out["corpora"] = {name: run._summary() for name, run in self.corpora.items()}
+        return out
+
+    def _summary(self) -> dict[str, Any]:
         weakest = self.ours.weakest_type()
         return {
             "metrics": _rounded(self.ours.metrics),
@@ -96,6 +104,7 @@ class EvalRun:
             "wall_s": round(self.wall_s, 2),
             "weakest_type": weakest[0] if weakest else None,
             "verification": _verification(self.ours.items),
+            "declined": decline_rates(self.ours.items),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +116,19 @@ class EvalRun:
         if self.baseline:
             d["baseline_items"] = [asdict(r) | {"problems": r.problems()} for r in self.baseline.items]
             d["baseline_failures"] = [_failure(r) for r in self.baseline.items if r.problems()]
+        if self.corpora:
+            d["corpora"] = {name: run.to_dict() for name, run in self.corpora.items()}
         return d
+
+
+def decline_rates(items: Sequence[ItemResult]) -> dict[str, float | None]:
+    """Share of answerable questions wrongly declined, and of unanswerable ones declined."""
+    ans = [r for r in items if not r.unanswerable]
+    un = [r for r in items if r.unanswerable]
+    return {
+        "answerable_declined": round(sum(r.abstained for r in ans) / len(ans), 4) if ans else None,
+        "unanswerable_declined": round(sum(r.abstained for r in un) / len(un), 4) if un else None,
+    }
 
 
 def _verification(items: Sequence[ItemResult]) -> dict[str, int] | None:
@@ -189,6 +210,14 @@ def format_table(run: EvalRun, markdown: bool = False) -> str:
     weakest = run.ours.weakest_type()
     if weakest:
         out.append(f"weakest question type (ours, by fact recall): {weakest[0]} ({weakest[1]:.3f})")
+    rates = decline_rates(run.ours.items)
+    out.append(
+        "declined: " + ", ".join(f"{k.replace('_', ' ')} {_fmt(k, v)}" for k, v in rates.items() if v is not None)
+    )
+    for name, sub in run.corpora.items():
+        heading = f"corpus {name}: {sub.questions} ({len(sub.ours.items)} questions, seeds in the same store)"
+        out += ["", f"### {heading}" if markdown else f"== {heading}", ""]
+        out.append(format_table(sub, markdown=markdown).rstrip())
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -241,7 +270,9 @@ def format_markdown(run: EvalRun) -> str:
         format_table(run, markdown=True),
     ]
     failures = [r for r in run.ours.items if r.problems()]
-    lines += ["", f"## Failures (ours): {len(failures)} of {len(run.ours.items)}", ""]
+    failures += [r for sub in run.corpora.values() for r in sub.ours.items if r.problems()]
+    total = len(run.ours.items) + sum(len(sub.ours.items) for sub in run.corpora.values())
+    lines += ["", f"## Failures (ours): {len(failures)} of {total}", ""]
     for r in failures:
         lines.append(f"### {r.id} ({r.type}): {r.question}")
         if r.history:

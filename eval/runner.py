@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eval.corpora import CORPORA, Corpus
 from eval.questions import QUESTIONS_PATH, THRESHOLDS_PATH, check_thresholds, load_questions, load_thresholds
 from eval.report import REPORTS_DIR, EvalRun, format_markdown, format_table, package_versions, write_reports
 from eval.scoring import METRICS, ItemResult, SystemRun, aggregate, score_item, short
@@ -175,6 +176,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report-dir", type=Path, default=REPORTS_DIR, metavar="DIR", help="where reports are written")
     p.add_argument("--no-report", action="store_true", help="do not write report files")
     p.add_argument("--check", action="store_true", help="exit 1 if a metric is below its floor in eval/thresholds.json")
+    p.add_argument(
+        "--corpus",
+        action="append",
+        dest="corpora",
+        metavar="NAME",
+        help="extra corpus of eval/corpora to run beside the seed questions (repeatable; default: all of them "
+        "when the default question set runs; 'none' for the seeds only)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -205,6 +214,19 @@ def run_command(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         questions=str(args.questions),
     )
+    for corpus in _chosen_corpora(args):
+        sub_items = [it for it in load_questions(corpus.questions) if not args.types or it["type"] in args.types]
+        if not sub_items:
+            continue
+        run.corpora[corpus.name] = run_suite(
+            sub_items,
+            settings,
+            fresh_store=True,
+            compare=args.compare,
+            progress=not args.quiet,
+            questions=str(corpus.questions),
+            extra_docs=[corpus.docs],
+        )
     paths: tuple[Path, Path] | None = None
     if not args.no_report:
         paths = write_reports(run, args.report_dir)
@@ -226,11 +248,33 @@ def run_command(args: argparse.Namespace) -> int:
         if paths:
             print(f"report: {paths[0]} and {paths[1].name}")
     if args.check:
-        drops = check_thresholds(run.ours.metrics, load_thresholds())
+        thresholds = load_thresholds()
+        drops = check_thresholds(run.ours.metrics, thresholds)
+        for name, sub in run.corpora.items():
+            gate = thresholds.get("corpora", {}).get(name)
+            if gate:
+                drops += [f"{name}: {d}" for d in check_thresholds(sub.ours.metrics, gate)]
         for d in drops:
             print(f"rag eval: below the gate: {d}", file=sys.stderr)
         return 1 if drops else 0
     return 0
+
+
+def _chosen_corpora(args: argparse.Namespace) -> list[Corpus]:
+    """The extra corpora to run: those named with ``--corpus``, else all when the default seed
+    questions run on a fresh store (a custom question file or ``--store`` means seeds only)."""
+    from rag.errors import InputError
+
+    names = args.corpora
+    if names is None:
+        default = Path(args.questions).resolve() == QUESTIONS_PATH.resolve() and not args.store
+        return list(CORPORA.values()) if default else []
+    if "none" in names:
+        return []
+    unknown = [n for n in names if n not in CORPORA]
+    if unknown:
+        raise InputError(f"no corpus {', '.join(unknown)} in eval/corpora; the corpora are: {', '.join(CORPORA)}")
+    return [CORPORA[n] for n in names]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

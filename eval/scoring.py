@@ -15,7 +15,7 @@ What each metric is computed over (each is a macro average of per-question value
   ``answer.retrieved`` by ``chunk_id``; the quote itself if the chunk is not there); the judge is
   :class:`rag.verify.support.SupportChecker`. A sentence without a marker counts as unsupported.
 * ``abstention_precision/recall/f1``: all questions; positive class = "abstained", gold =
-  ``type == "unanswerable"``.
+  ``type == "unanswerable"`` or ``"answerable": false``.
 * ``latency_p50_ms`` / ``latency_p95_ms``: wall time of each ``ask`` call (after a warm-up).
 * ``answer_words``: mean length of the answers that did not abstain (context for fact recall).
 """

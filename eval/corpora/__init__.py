@@ -1,5 +1,6 @@
-"""Extra evaluation corpora beside the seed articles: each a folder with ``docs/``, ``questions.jsonl``
-(held-out, for measuring), ``dev.jsonl`` (for calibration only) and a ``NOTICE`` naming its sources."""
+"""Extra evaluation corpora beside the seed articles: each a folder with its documents (in ``docs/`` or
+beside the question files), ``questions.jsonl`` (held-out, for measuring), optionally ``dev.jsonl``
+(for calibration only), and a note naming its sources."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ class Corpus:
 
     @property
     def docs(self) -> Path:
-        """The documents, ingested beside the seeds."""
-        return self.folder / "docs"
+        """The documents, ingested beside the seeds: ``docs/``, or the folder itself when it has none."""
+        sub = self.folder / "docs"
+        return sub if sub.is_dir() else self.folder
 
     @property
     def questions(self) -> Path:

@@ -82,6 +82,7 @@ class Candidate:
     anchor: bool = True  # meets the question's constraints (numbers, rare names, no other year)
     supporting: bool = True  # may stand beside an anchor (dates itself to no other year)
     typed: bool = True  # carries the answer type the question asks for
+    name_bonus: float = 0.0  # part of ``score`` earned by naming the question's rare name verbatim
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,8 @@ class ExtractiveAnswerer:
                 semantic = float(vec @ query.vector) if vec is not None else 0.0
                 lexical = sum(self.idf(t) for t in q_terms & s.terms) / q_weight if q_weight else 0.0
                 score = W_SEMANTIC * semantic + W_LEXICAL * lexical + (W_CUE if cue and cue.search(s.text) else 0.0)
-                if any(n.exact_in(s.text) for n in rare):
-                    score += W_NAME
+                bonus = W_NAME if any(n.exact_in(s.text) for n in rare) else 0.0
+                score += bonus
                 other_year = cons.years_conflict(s.text)
                 anchor = names_ok and not other_year and cons.numbers_ok(s.text, about)
                 typed = has_answer_type(s.text, cons.answer_type)
@@ -203,6 +204,7 @@ class ExtractiveAnswerer:
                         anchor=anchor,
                         supporting=names_ok and not other_year,
                         typed=typed,
+                        name_bonus=bonus,
                     )
                 )
         out.sort(key=lambda c: -c.score)
@@ -232,7 +234,10 @@ class ExtractiveAnswerer:
         evidence = best.score
         if evidence < self.min_evidence:
             return Selection([], evidence, cands)
-        floor = RELATIVE_CUTOFF * best.score
+        # Companions are measured against the anchor's own merit: its name bonus decides that the
+        # question is answered, not how far below it another sentence may fall.
+        base = best.score - best.name_bonus
+        floor = RELATIVE_CUTOFF * base
         pool = [c for c in cands if c is not best and c.supporting and c.score >= floor]
         chosen = self._companions(best, pool)
         if not any(c.typed for c in chosen):
@@ -240,7 +245,7 @@ class ExtractiveAnswerer:
             if typed is None:
                 return Selection([], 0.0, cands, unmet="no sentence holds the kind of answer asked for")
             chosen = [*chosen[: self.max_sentences - 1], typed]
-        chosen = self._add_neighbours(chosen, cands, floor=CONTINUATION_SHARE * best.score)
+        chosen = self._add_neighbours(chosen, cands, floor=CONTINUATION_SHARE * base)
         return Selection(self._order(chosen), evidence, cands)
 
     def _companions(self, best: Candidate, pool: list[Candidate]) -> list[Candidate]:

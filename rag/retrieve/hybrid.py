@@ -50,6 +50,11 @@ def _fuse(dense: list[tuple[str, float]], lexical: list[tuple[str, float]], cfg:
     top_lex = max((s for _, s in lexical), default=0.0)
     for cid, score in dense:
         fused[cid] = cfg.dense_weight * max(score, 0.0)
+    # A BM25 hit outside the dense top-N still has a cosine, at most the N-th best: impute that
+    # bound rather than 0, so an exact rare term ("note 1234") is not outvoted by N near-duplicates.
+    floor = cfg.dense_weight * max(min((s for _, s in dense), default=0.0), 0.0)
+    for cid, _ in lexical:
+        fused.setdefault(cid, floor)
     for cid, s in lexical:
         fused[cid] = fused.get(cid, 0.0) + (cfg.lexical_weight * s / top_lex if top_lex > 0 else 0.0)
     return fused

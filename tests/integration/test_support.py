@@ -8,7 +8,7 @@ import pytest
 
 from rag.verify.support import DEFAULT_THRESHOLDS, SupportChecker, SupportPair, accuracy, calibrate, load_pairs
 
-#: Measured accuracy of the default thresholds on rag/data/support_pairs.jsonl is 0.857 (66/77);
+#: Measured accuracy of the default thresholds on rag/data/support_pairs.jsonl is 0.870 (67/77);
 #: the floor allows 0.027 (two pairs) for numerical drift across onnxruntime builds.
 ACCURACY_FLOOR = 0.83
 
@@ -133,3 +133,31 @@ def test_edge_cases(checker: SupportChecker) -> None:
     assert not checker.supports('"', [APOSTATES + '\n\n"'])  # no content word: asserts nothing
     empty = checker.best_support("ISIS-K views the Taliban as apostates.", "")
     assert not empty.supported and empty.quote == "" and (empty.start, empty.end) == (0, 0)
+
+
+CAFARELLA = (
+    "Jennifer Cafarella, a researcher at the Institute for the Study of War, told Insider: \u201cThe likelihood "
+    "of a resounding attack in Afghanistan as well as an attack attempt in the West is very high in the coming "
+    "weeks. next. ISIS will seek to undermine the Taliban\u2019s rule and attack the Taliban\u2019s religious "
+    "legitimacy.\u201d"
+)
+
+
+def test_a_wrong_name_is_not_supported(checker: SupportChecker) -> None:
+    assert checker.supports(
+        "Jennifer Cafarella, a researcher at the Institute for the Study of War, told Insider.", [CAFARELLA]
+    )
+    assert not checker.supports(
+        "Mark Milley, a researcher at the Institute for the Study of War, told Insider.", [CAFARELLA]
+    )
+
+
+def test_a_name_from_the_neighbouring_sentence_counts(checker: SupportChecker) -> None:
+    assert checker.supports(
+        "According to Jennifer Cafarella, ISIS will seek to undermine the Taliban's rule.", [CAFARELLA]
+    )
+
+
+def test_a_wrong_year_is_not_supported(checker: SupportChecker) -> None:
+    assert checker.supports("The 2021 Kabul airport attack killed 170 Afghan civilians.", [AIRPORT])
+    assert not checker.supports("The 2024 Kabul airport attack killed 170 Afghan civilians.", [AIRPORT])
