@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 from eval.corpora import CORPORA, Corpus
 from eval.questions import QUESTIONS_PATH, THRESHOLDS_PATH, check_thresholds, load_questions, load_thresholds
 from eval.report import REPORTS_DIR, EvalRun, format_markdown, format_table, package_versions, write_reports
-from eval.scoring import METRICS, ItemResult, SystemRun, aggregate, score_item, short
+from eval.scoring import METRICS, ItemResult, Judge, SystemRun, aggregate, score_item, short
 
 if TYPE_CHECKING:
     from rag.embed import Embedder
     from rag.settings import Settings
+    from rag.types import Answer
 
 __all__ = [
     "METRICS",
@@ -70,6 +71,24 @@ def _judge_embedder(embedder: Embedder) -> Embedder:
     from rag.embed import MiniLMOnnx
 
     return embedder if isinstance(embedder, MiniLMOnnx) else MiniLMOnnx()
+
+
+def _answer_all(
+    items: Sequence[Mapping[str, Any]],
+    ask: Callable[..., Answer],
+    source_text: Callable[[str], str],
+    judge: Judge,
+    desc: str,
+    progress: bool,
+) -> list[ItemResult]:
+    """Ask one system every question (with its history), timing each call, and score the answers."""
+    out: list[ItemResult] = []
+    for item in _progress(items, desc, progress):
+        t = time.perf_counter()
+        answer = ask(str(item["question"]), history=item.get("history"))
+        ms = (time.perf_counter() - t) * 1000
+        out.append(score_item(item, answer, ms, source_text, judge))
+    return out
 
 
 def run_suite(
@@ -117,12 +136,7 @@ def run_suite(
                 docs[source] = pipe.document(source).text
             return docs[source]
 
-        ours: list[ItemResult] = []
-        for item in _progress(items, "rag eval: ours", progress):
-            t = time.perf_counter()
-            answer = pipe.ask(str(item["question"]), history=item.get("history"))
-            ms = (time.perf_counter() - t) * 1000
-            ours.append(score_item(item, answer, ms, our_text, judge))
+        ours = _answer_all(items, pipe.ask, our_text, judge, "rag eval: ours", progress)
 
         base_run: SystemRun | None = None
         if compare:
@@ -131,12 +145,7 @@ def run_suite(
             baseline = Baseline(settings.ingest.seeds_path, embedder=pipe.embedder)
             stack.callback(baseline.close)
             baseline.retriever.retrieve("warm up")
-            base: list[ItemResult] = []
-            for item in _progress(items, "rag eval: baseline", progress):
-                t = time.perf_counter()
-                answer = baseline.ask(str(item["question"]), history=item.get("history"))
-                ms = (time.perf_counter() - t) * 1000
-                base.append(score_item(item, answer, ms, baseline.source_text, judge))
+            base = _answer_all(items, baseline.ask, baseline.source_text, judge, "rag eval: baseline", progress)
             base_run = SystemRun.from_items("baseline (llama-index defaults)", base)
 
     secrets = {"llm": {"api_key"}, "chroma": {"auth_token"}, "ui": {"password"}}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from rag.types import Answer
@@ -64,6 +64,7 @@ METRICS = (
 TYPE_METRICS = tuple(dict.fromkeys("abstention_rate" if m.startswith("abstention_") else m for m in METRICS))
 
 Judge = Callable[[str, Sequence[str]], bool]
+_T = TypeVar("_T")
 
 
 # -- scoring one answer -------------------------------------------------------------
@@ -115,7 +116,7 @@ def short(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _dedupe(xs: Sequence[str]) -> list[str]:
+def _dedupe(xs: Sequence[_T]) -> list[_T]:
     return list(dict.fromkeys(xs))
 
 
@@ -142,8 +143,7 @@ def score_item(
 ) -> ItemResult:
     """Score one answer: retrieval, facts, citation validity, ALCE citation recall/precision."""
     from eval import metrics as m
-    from rag.errors import RagError
-    from rag.verify.cite import cited_sentences, strip_markers
+    from rag.verify.cite import strip_markers
 
     gold = [str(s) for s in item.get("sources", [])]
     facts = [list(f) for f in item.get("facts", [])]
@@ -164,33 +164,15 @@ def score_item(
         scores["fact_recall"] = m.fact_recall(plain, facts)
         missing = [f[0] for f in facts if f and m.fact_recall(plain, [f]) == 0.0]
 
-    # Citation validity: every quote of every citation, verbatim in its document.
-    pairs: list[tuple[str, str]] = []
-    for c in answer.citations:
-        try:
-            text = source_text(c.source)
-        except (LookupError, RagError):  # a citation of a document that does not exist is simply invalid
-            text = ""
-        for q in c.quotes or ():
-            pairs.append((q.text, text))
-        if not c.quotes:
-            pairs.append((c.quote, text))
+    pairs = _quote_pairs(answer, source_text)
     scores["citation_validity"] = m.citation_validity(pairs)
     invalid = [q for q, t in pairs if m.citation_validity([(q, t)]) == 0.0]
 
-    # ALCE citation recall and precision over the answer's sentences.
     unsupported: list[str] = []
     if answer.abstained:
         scores["citation_recall"] = scores["citation_precision"] = None
     else:
-        passages = cited_passages(answer)
-        sentences = [
-            (sentence, [passages.get(n, "") for n in _dedupe_int(numbers)])
-            for sentence, numbers in cited_sentences(answer.text)
-        ]
-        scores["citation_recall"] = m.citation_recall(sentences, judge)
-        scores["citation_precision"] = m.citation_precision(sentences, judge)
-        unsupported = [s for s, cited in sentences if not (cited and judge(s, cited))]
+        scores["citation_recall"], scores["citation_precision"], unsupported = _alce(answer, judge)
     scores["answer_words"] = None if answer.abstained else float(len(plain.split()))
     history = item.get("history")
     return ItemResult(
@@ -214,8 +196,35 @@ def score_item(
     )
 
 
-def _dedupe_int(xs: Sequence[int]) -> list[int]:
-    return list(dict.fromkeys(xs))
+def _quote_pairs(answer: Answer, source_text: Callable[[str], str]) -> list[tuple[str, str]]:
+    """(quote, text of the cited document) for every quote of every citation (validity is per quote)."""
+    from rag.errors import RagError
+
+    pairs: list[tuple[str, str]] = []
+    for c in answer.citations:
+        try:
+            text = source_text(c.source)
+        except (LookupError, RagError):  # a citation of a document that does not exist is simply invalid
+            text = ""
+        for q in c.quotes or ():
+            pairs.append((q.text, text))
+        if not c.quotes:
+            pairs.append((c.quote, text))
+    return pairs
+
+
+def _alce(answer: Answer, judge: Judge) -> tuple[float | None, float | None, list[str]]:
+    """ALCE citation recall and precision over the answer's sentences, and the unsupported sentences."""
+    from eval import metrics as m
+    from rag.verify.cite import cited_sentences
+
+    passages = cited_passages(answer)
+    sentences = [
+        (sentence, [passages.get(n, "") for n in _dedupe(numbers)])
+        for sentence, numbers in cited_sentences(answer.text)
+    ]
+    unsupported = [s for s, cited in sentences if not (cited and judge(s, cited))]
+    return m.citation_recall(sentences, judge), m.citation_precision(sentences, judge), unsupported
 
 
 # -- aggregation -------------------------------------------------------------------------

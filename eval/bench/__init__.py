@@ -83,6 +83,7 @@ DEFAULT_SIZES = (1000, 10000)
 
 
 # -- the run ----------------------------------------------------------------------------------------
+# Long but linear: the run header, then each benchmark in the order the README reports them.
 def run_bench(
     *,
     sizes: Sequence[int] = DEFAULT_SIZES,
