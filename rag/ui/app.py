@@ -243,11 +243,14 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             while (nxt := session.next_turn()) is not None:
                 index, turn = nxt
                 for _ in answer_turn(pipeline, session, index, turn, turn.raw or turn.question, model):
-                    yield chat_html(session), gr.skip(), gr.skip(), *skip[3:]
-                yield chat_html(session), evidence_html(session), gr.skip(), *follow_up_updates(session)
+                    if turn.finished:  # the answer and its evidence arrive together: a chip always finds its card
+                        yield chat_html(session), evidence_html(session), gr.skip(), *follow_up_updates(session)
+                    else:
+                        yield chat_html(session), gr.skip(), gr.skip(), *skip[3:]
         finally:
             session.release()
-        yield chat_html(session), evidence_html(session), gr.update(interactive=False), *skip[3:]
+        # Only the Stop button changes now: redrawing the transcript would drop the focus a chip may have.
+        yield gr.skip(), gr.skip(), gr.update(interactive=False), *skip[3:]
 
     async def stop(session: Session) -> None:
         session.stop.set()
