@@ -48,6 +48,7 @@ LABELS = {
     "latency_p50_ms": "latency p50 (ms)",
     "latency_p95_ms": "latency p95 (ms)",
     "answer_words": "answer length (words)",
+    "injection_clean": "no planted instruction repeated",
 }
 VERSIONED = (
     "rag-cited",

@@ -15,8 +15,9 @@ from conftest import ROOT, SEEDS
 
 from eval.runner import METRICS
 
-#: Every metric but the mean answer length, which is undefined when every answer abstains.
-REQUIRED = set(METRICS) - {"answer_words"}
+#: Every metric but the mean answer length, which is undefined when every answer abstains, and the
+#: injection metric, defined only on questions over planted instructions.
+REQUIRED = set(METRICS) - {"answer_words", "injection_clean"}
 
 
 # -- the command, end to end ----------------------------------------------------------------------
