@@ -66,7 +66,7 @@ import numpy as np
 
 from rag.ingest.instructions import instruction_rule
 from rag.retrieve.aliases import Aliases, load_aliases
-from rag.text import STOPWORDS, content_words, split_sentences, stem
+from rag.text import STOPWORDS, content_words, normalize_text, split_sentences, stem
 from rag.verify.cite import strip_markers
 from rag.verify.constraints import bare, statement_names
 
@@ -162,14 +162,6 @@ def _numbers(text: str) -> frozenset[str]:
     return frozenset(m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text))
 
 
-_QUOTE_MAP = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
-
-
-def _norm(text: str) -> str:
-    """Lower case, straight quotes and dashes, single spaces: the form verbatim containment is tested in."""
-    return " ".join(text.translate(_QUOTE_MAP).lower().split())
-
-
 def _verbatim(statement: str, candidate: str) -> bool:
     """True when the statement (final punctuation and enclosing quotes aside) occurs in the candidate
     as a run of whole words."""
@@ -262,7 +254,9 @@ class SupportChecker:
         names = tuple(
             frozenset(stem(w) for w in name if w not in STOPWORDS) for name in statement_names(text, self.aliases)
         )
-        st = _Statement(text, _norm(text), self._terms(text), _numbers(text), vector, tuple(n for n in names if n))
+        st = _Statement(
+            text, normalize_text(text), self._terms(text), _numbers(text), vector, tuple(n for n in names if n)
+        )
         with self._lock:
             self._statements.put(text, st)
         return st
@@ -282,7 +276,7 @@ class SupportChecker:
         flagged = single + [x or y for x, y in itertools.pairwise(single)] if windows else single
         cands = _Candidates(
             spans=tuple(spans),
-            normalized=tuple(_norm(t) for t in texts),
+            normalized=tuple(normalize_text(t) for t in texts),
             terms=tuple(self._terms(t) for t in texts),
             numbers=tuple(_numbers(t) for t in texts),
             vectors=self._embed(texts),
