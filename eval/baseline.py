@@ -26,7 +26,7 @@ from rag.types import Answer, Chunk, Citation, Quote, ScoredChunk, Source
 if TYPE_CHECKING:
     from rag.embed import Embedder
 
-__all__ = ["TOP_K", "Baseline"]
+__all__ = ["TOP_K", "Baseline", "CitationBaseline"]
 
 #: Nodes retrieved per question (the issue's ``similarity_top_k=2``).
 TOP_K = 2
@@ -148,3 +148,83 @@ def _scored(rank: int, result: Any) -> ScoredChunk:
         meta=Source(title=source),
     )
     return ScoredChunk(chunk=chunk, score=score, rank=rank + 1, dense_score=score)
+
+
+class CitationBaseline(Baseline):
+    """llama-index's own ``CitationQueryEngine`` over the baseline's index, with our LLM endpoint.
+
+    ``rag eval --compare --mode llm`` runs it beside the plain baseline: the same index (default
+    splitter, MiniLM, Chroma, ``similarity_top_k=2``), the engine's own prompts and citation
+    chunks (512 tokens), and the same LLM as ours through
+    :class:`rag.integrations.llama_index.OpenAICompatibleLLM`. Its ``[n]`` markers are taken as it
+    wrote them (nothing is verified); it abstains only when it answers with nothing.
+    """
+
+    name = "citation-engine"
+
+    def __init__(self, seeds_path: Path, *, llm: Any, embedder: Embedder | None = None, **kwargs: Any) -> None:
+        super().__init__(seeds_path, embedder=embedder, **kwargs)
+        from llama_index.core.query_engine import CitationQueryEngine
+
+        self.engine = CitationQueryEngine.from_args(self.index, llm=llm, similarity_top_k=TOP_K)
+
+    def ask(self, question: str, *, history: Sequence[str] | None = None) -> Answer:
+        """The engine's answer, each cited ``Source n`` turned into our citation ``[n]``."""
+        del history  # the engine takes one query
+        from rag.errors import RagError
+        from rag.verify.cite import cited_sentences
+
+        try:
+            response = self.engine.query(question)
+        except RagError as exc:  # the endpoint failed: no answer, with the reason
+            return Answer(
+                question=question, text="", citations=[], retrieved=[], abstained=True, mode=self.name, notice=str(exc)
+            )
+        text = str(response).strip()
+        retrieved = [self._scored_source(i, r) for i, r in enumerate(response.source_nodes)]
+        used = sorted({n for _, ns in cited_sentences(text) for n in ns if 1 <= n <= len(retrieved)})
+        citations = []
+        for n in used:
+            c = retrieved[n - 1].chunk
+            quote = Quote(text=c.text, start=c.start, end=c.end, chunk_id=c.chunk_id, score=retrieved[n - 1].score)
+            citations.append(
+                Citation(
+                    n=n,
+                    source=c.source,
+                    title=c.source,
+                    quote=c.text,
+                    chunk_id=c.chunk_id,
+                    score=quote.score,
+                    start=c.start,
+                    end=c.end,
+                    doc_id=c.doc_id,
+                    quotes=(quote,),
+                )
+            )
+        return Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            retrieved=retrieved,
+            abstained=not text,
+            mode=self.name,
+        )
+
+    def _scored_source(self, rank: int, result: Any) -> ScoredChunk:
+        """A citation node ("Source n:" + a piece of a retrieved node) located in its file's text."""
+        node = result.node
+        source = str(node.metadata.get("file_name", ""))
+        body = str(node.get_content()).split("\n", 1)[-1].strip()
+        start = self.texts.get(source, "").find(body)
+        chunk = Chunk(
+            chunk_id=f"{source}#source-{rank + 1}",
+            doc_id=str(node.ref_doc_id or source),
+            source=source,
+            text=body,
+            start=max(start, 0),
+            end=max(start, 0) + len(body),
+            index=rank,
+            meta=Source(title=source),
+        )
+        score = float(result.score or 0.0)
+        return ScoredChunk(chunk=chunk, score=score, rank=rank + 1, dense_score=score)

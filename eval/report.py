@@ -78,6 +78,8 @@ class EvalRun:
     wall_s: float
     #: The extra corpora (``eval/corpora/<name>``), each run on its own fresh store beside the seeds.
     corpora: dict[str, EvalRun] = field(default_factory=dict)
+    #: llama-index's own CitationQueryEngine with the same LLM (``--compare`` in LLM mode).
+    citation_engine: SystemRun | None = None
 
     def summary(self) -> dict[str, Any]:
         """The ``--json`` output (the seed corpus's fields, then ``corpora``: the same per extra corpus)."""
@@ -94,6 +96,10 @@ class EvalRun:
             "baseline": _rounded(self.baseline.metrics) if self.baseline else None,
             "baseline_by_type": (
                 {t: _rounded(row) for t, row in self.baseline.by_type.items()} if self.baseline else None
+            ),
+            "citation_engine": _rounded(self.citation_engine.metrics) if self.citation_engine else None,
+            "citation_engine_by_type": (
+                {t: _rounded(row) for t, row in self.citation_engine.by_type.items()} if self.citation_engine else None
             ),
             "settings_hash": self.settings_hash,
             "versions": self.versions,
@@ -119,6 +125,8 @@ class EvalRun:
             d["baseline_failures"] = [_failure(r) for r in self.baseline.items if r.problems()]
         if self.corpora:
             d["corpora"] = {name: run.to_dict() for name, run in self.corpora.items()}
+        if self.citation_engine:
+            d["citation_engine_items"] = [asdict(r) | {"problems": r.problems()} for r in self.citation_engine.items]
         return d
 
 
@@ -178,12 +186,16 @@ def _fmt(key: str, v: float | None) -> str:
     return f"{v:.3f}"
 
 
+def _other_columns(run: EvalRun) -> list[tuple[str, SystemRun | None]]:
+    return [("baseline", run.baseline), ("CitationQueryEngine", run.citation_engine)]
+
+
 def format_table(run: EvalRun, markdown: bool = False) -> str:
     """The overall table (ours vs baseline), then one row per question type."""
-    cols = ["ours"] + (["baseline"] if run.baseline else [])
+    others = [(label, system) for label, system in _other_columns(run) if system is not None]
+    cols = ["ours"] + [label for label, _ in others]
     rows = [
-        [LABELS[k], _fmt(k, run.ours.metrics.get(k))] + ([_fmt(k, run.baseline.metrics.get(k))] if run.baseline else [])
-        for k in METRICS
+        [LABELS[k], _fmt(k, run.ours.metrics.get(k))] + [_fmt(k, s.metrics.get(k)) for _, s in others] for k in METRICS
     ]
     out = [render_table(["metric", *cols], rows, markdown=markdown, align_right=True), ""]
     columns = {
@@ -197,7 +209,7 @@ def format_table(run: EvalRun, markdown: bool = False) -> str:
         "abstention_rate": "abst.",
         "latency_p50_ms": "p50 ms",
     }
-    systems = [run.ours] + ([run.baseline] if run.baseline else [])
+    systems = [run.ours] + [s for _, s in others]
     for system in systems:
         trows = [
             [t, _fmt("n", row.get("n")), *(_fmt(k, row.get(k)) for k in columns)] for t, row in system.by_type.items()

@@ -91,6 +91,29 @@ def _answer_all(
     return out
 
 
+def _llm_mode(settings: Settings) -> bool:
+    mode = settings.answer.mode
+    return mode == "llm" or (mode == "auto" and settings.llm.configured())
+
+
+def _run_citation_engine(
+    items: Sequence[Mapping[str, Any]],
+    settings: Settings,
+    embedder: Embedder,
+    judge: Judge,
+    progress: bool,
+    stack: contextlib.ExitStack,
+) -> SystemRun:
+    """llama-index's CitationQueryEngine on the baseline's index, with our LLM endpoint, scored alike."""
+    from eval.baseline import CitationBaseline
+    from rag.integrations.llama_index import OpenAICompatibleLLM
+
+    engine = CitationBaseline(settings.ingest.seeds_path, llm=OpenAICompatibleLLM(settings.llm), embedder=embedder)
+    stack.callback(engine.close)
+    results = _answer_all(items, engine.ask, engine.source_text, judge, "rag eval: CitationQueryEngine", progress)
+    return SystemRun.from_items("llama-index CitationQueryEngine", results)
+
+
 def run_suite(
     items: Sequence[Mapping[str, Any]],
     settings: Settings | None = None,
@@ -139,6 +162,7 @@ def run_suite(
         ours = _answer_all(items, pipe.ask, our_text, judge, "rag eval: ours", progress)
 
         base_run: SystemRun | None = None
+        cite_run: SystemRun | None = None
         if compare:
             from eval.baseline import Baseline
 
@@ -147,11 +171,14 @@ def run_suite(
             baseline.retriever.retrieve("warm up")
             base = _answer_all(items, baseline.ask, baseline.source_text, judge, "rag eval: baseline", progress)
             base_run = SystemRun.from_items("baseline (llama-index defaults)", base)
+            if _llm_mode(settings):
+                cite_run = _run_citation_engine(items, settings, pipe.embedder, judge, progress, stack)
 
     secrets = {"llm": {"api_key"}, "chroma": {"auth_token"}, "ui": {"password"}}
     return EvalRun(
         ours=SystemRun.from_items("ours", ours),
         baseline=base_run,
+        citation_engine=cite_run,
         settings_hash=settings.fingerprint(),
         settings=settings.model_dump(mode="json", exclude=secrets),
         versions=package_versions(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from rag.answer.followup import HistoryItem, Turn, accept_rewrite, as_turns, con
 from rag.embed import Embedder, make_embedder
 from rag.errors import ConfigError, EmptyQuestionError, IngestError, LLMError, RagError, translate_store_errors
 from rag.ingest import IngestReport, ingest_paths
+from rag.ingest.nodes import adopt_foreign_nodes, ensure_node_format
 from rag.records import decode_flagged
 from rag.retrieve.aliases import load_aliases
 from rag.retrieve.hybrid import HybridRetriever
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from rag.llm.openai import ChatModel
 
 __all__ = ["DocumentInfo", "Pipeline"]
+
+log = logging.getLogger("rag")
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,10 @@ class Pipeline:
         self.store: VectorStore = store
         with translate_store_errors():
             self.store.check_model(self.embedder.model_id, self.embedder.dim)
+            #: What opening did to the store's chunk format (None: nothing), also logged to ``rag``.
+            self.migration = ensure_node_format(self.store)
+        self._chunk_count = -1
+        self._outside_seen = -1
         self.aliases = load_aliases(settings.retrieve.aliases_path)
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
@@ -158,6 +166,9 @@ class Pipeline:
                         self._docs_at = time.monotonic()
                         return self._docs
                     docs = {d.id: d.metadata for d in self.store.documents()}
+                    if self._adopt_foreign(docs):
+                        version = self.store.corpus_version()
+                        docs = {d.id: d.metadata for d in self.store.documents()}
                 if self._docs is not None and docs != self._docs:
                     # Another process (or server client) changed the corpus: rebuild the lexical index.
                     self._lexical = None
@@ -169,8 +180,44 @@ class Pipeline:
                 self._docs_at = time.monotonic()
             return self._docs
 
+    def _adopt_foreign(self, docs: dict[str, Any]) -> bool:
+        """Adopt nodes inserted through llama-index (more chunks than our documents account for)."""
+        count = self.store.count()
+        self._chunk_count = count
+        if count <= sum(int(m.get("n_chunks", 0)) for m in docs.values()) or count == self._outside_seen:
+            return False
+        if not self._ingest_lock.acquire(blocking=False):
+            return False  # an ingest is writing those chunks; look again at the next refresh
+        try:
+            from rag.ingest.writer import ingest_signature
+
+            signature = ingest_signature(self.settings, self.embedder.model_id)
+            try:
+                report = adopt_foreign_nodes(self.store, self.embedder, list(docs), signature=signature)
+            except StoreError as exc:
+                log.warning("rag: documents inserted through llama-index cannot be adopted: %s", exc)
+                report = None
+            self._outside_seen = count
+        finally:
+            self._ingest_lock.release()
+        if report is None:
+            return False
+        for doc_id, reason in report.refused:
+            log.warning("rag: llama-index document %s is not answerable: %s", doc_id, reason)
+        if report.adopted:
+            log.warning(
+                "rag: adopted %d document(s) inserted through llama-index (%d chunks): %s",
+                len(report.adopted),
+                report.chunks,
+                ", ".join(report.adopted),
+            )
+        return bool(report.adopted)
+
     def _unchanged_since_last_read(self, version: str | None) -> bool:
         """Whether the corpus is as last read, judged without reading every document's metadata."""
+        # llama-index writes chunks without touching our version token: a chunk count that moved says so.
+        if self._chunk_count >= 0 and self.store.count() != self._chunk_count:
+            return False
         if version is not None:
             return version == self._docs_version
         # A store no writer of this version has touched: the same ids is the best cheap evidence

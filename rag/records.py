@@ -66,3 +66,46 @@ def decode_flagged(meta: Mapping[str, object], text: str | None = None) -> tuple
         Flagged(start=int(a), end=int(b), rule=str(rule), text=text[int(a) : int(b)] if text is not None else "")
         for a, b, rule in spans
     )
+
+
+#: The chunk-metadata keys llama-index's ``ChromaVectorStore`` reads and writes.
+NODE_CONTENT, NODE_TYPE = "_node_content", "_node_type"
+#: Marker value of a store whose every chunk carries them (see ``store.marker("node_format")``).
+NODE_FORMAT = "llama-index-textnode-1"
+#: What a llama-index node of ours shows of its chunk: bibliographic fields, never sentence data.
+NODE_METADATA = ("source", "title", "publisher", "author", "date")
+
+
+def node_fields(chunk_id: str, doc_id: str, start: int, end: int, meta: Mapping[str, object]) -> dict[str, str]:
+    """The metadata that makes a stored chunk a llama-index ``TextNode`` (as ``node_to_metadata_dict`` writes it).
+
+    ``_node_content`` holds the node without its text (Chroma's document is the text), with only
+    :data:`NODE_METADATA`; none of it is embedded (our vectors are of the text alone). The
+    document id goes where llama-index looks for it (``document_id``, ``doc_id``, ``ref_doc_id``).
+    """
+    shown = {k: meta[k] for k in NODE_METADATA if meta.get(k) not in (None, "")}
+    node = {
+        "id_": chunk_id,
+        "metadata": shown,
+        "excluded_embed_metadata_keys": list(shown),
+        "excluded_llm_metadata_keys": [],
+        "relationships": {"1": {"node_id": doc_id, "node_type": "4"}},
+        "text": "",
+        "start_char_idx": start,
+        "end_char_idx": end,
+        "class_name": "TextNode",
+    }
+    return {
+        NODE_CONTENT: json.dumps(node, ensure_ascii=False, separators=(",", ":")),
+        NODE_TYPE: "TextNode",
+        "document_id": doc_id,
+        "doc_id": doc_id,
+        "ref_doc_id": doc_id,
+    }
+
+
+def hit_node_fields(hit: Hit) -> dict[str, str]:
+    """:func:`node_fields` for a chunk record already in the store (to migrate older stores)."""
+    m = hit.metadata
+    start = int(m.get("start", 0))
+    return node_fields(hit.id, str(m.get("doc_id", "")), start, int(m.get("end", start + len(hit.text))), m)

@@ -174,6 +174,24 @@ class ChromaStore:
                 return
             offset += batch
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Scalar]]) -> None:
+        """Add or change these metadata keys of existing chunks (other keys, vectors and text are kept)."""
+        for b in range(0, len(ids), MAX_BATCH):
+            self._call(
+                lambda b=b: self._chunks.update(  # type: ignore[misc]
+                    ids=list(ids[b : b + MAX_BATCH]), metadatas=[_clean_meta(m) for m in metadatas[b : b + MAX_BATCH]]
+                )
+            )
+
+    def chunks_outside(self, doc_ids: Sequence[str]) -> list[Hit]:
+        """Chunks whose metadata ``doc_id`` is none of ``doc_ids`` (unfinished ingests, other writers)."""
+        where = {"doc_id": {"$nin": list(doc_ids)}} if doc_ids else None
+        res = self._call(lambda: self._chunks.get(where=where, include=["documents", "metadatas"]))
+        return [
+            Hit(id=i, text=t or "", metadata=m or {})
+            for i, t, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        ]
+
     def count(self) -> int:
         """Number of chunks."""
         return int(self._call(lambda: self._chunks.count()))
@@ -236,6 +254,25 @@ class ChromaStore:
             self._state = None  # dropped by a reset elsewhere: look it up again next time
             return None
         return (res["documents"] or [None])[0] if res["ids"] else None
+
+    def marker(self, key: str) -> str | None:
+        """A small named value kept beside the corpus token (e.g. the record format), or None."""
+        state = self._state_collection(create=False)
+        if state is None:
+            return None
+        try:
+            res = self._call(lambda: state.get(ids=[f"marker:{key}"], include=["documents"]))
+        except StoreUnavailableError:
+            raise
+        except StoreError:
+            self._state = None
+            return None
+        return (res["documents"] or [None])[0] if res["ids"] else None
+
+    def set_marker(self, key: str, value: str) -> None:
+        """Store a named value (see :meth:`marker`)."""
+        state = self._state_collection(create=True)
+        self._call(lambda: state.upsert(ids=[f"marker:{key}"], embeddings=[[1.0]], documents=[value]))
 
     def mark_changed(self) -> None:
         """Store a fresh version token."""

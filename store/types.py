@@ -86,6 +86,22 @@ class VectorStore(Protocol):
         """Number of stored chunks."""
         ...
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Scalar]]) -> None:
+        """Add or change metadata keys of existing chunks, keeping their other keys, vectors and text."""
+        ...
+
+    def chunks_outside(self, doc_ids: Sequence[str]) -> list[Hit]:
+        """Every chunk whose metadata ``doc_id`` is not one of ``doc_ids``."""
+        ...
+
+    def marker(self, key: str) -> str | None:
+        """A small named value stored with the corpus (None if never set)."""
+        ...
+
+    def set_marker(self, key: str, value: str) -> None:
+        """Store a small named value with the corpus."""
+        ...
+
     def delete_doc_chunks(self, doc_ids: Sequence[str]) -> int:
         """Delete every chunk whose metadata ``doc_id`` is one of ``doc_ids``; return how many."""
         ...

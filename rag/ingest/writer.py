@@ -26,7 +26,7 @@ from rag.ingest.clean import clean_text
 from rag.ingest.instructions import detect_instructions
 from rag.ingest.loaders import load_file
 from rag.ingest.metadata import extract_metadata, load_sidecar, merge
-from rag.records import encode_vectors
+from rag.records import encode_vectors, node_fields
 from rag.settings import Settings
 from rag.types import Chunk, Document
 from store import DocRecord, Record, VectorStore
@@ -209,6 +209,7 @@ def _chunk_records(
             "date": c.meta.date,
             "language": c.meta.language,
         }
+        meta.update(node_fields(c.chunk_id, c.doc_id, c.start, c.end, meta))
         records.append(Record(id=c.chunk_id, vector=v, text=c.text, metadata=meta))
     return records, vecs
 
@@ -362,10 +363,11 @@ class _Batch:
 
 def prune_missing(store: VectorStore, existing: dict[str, Any]) -> list[str]:
     """Remove documents whose files no longer exist."""
+    # Documents inserted through llama-index have no file of ours to check.
     gone = {
         doc_id: str(meta.get("path"))
         for doc_id, meta in existing.items()
-        if not Path(str(meta.get("path", ""))).exists()
+        if meta.get("origin") != "llama-index" and not Path(str(meta.get("path", ""))).exists()
     }
     store.delete_documents(list(gone))
     store.delete_doc_chunks(list(gone))

@@ -111,7 +111,10 @@ class OpenAICompatibleLLM(CustomLLM):
     _chat: OpenAIChat = PrivateAttr()
 
     def __init__(self, settings: LLMSettings | None = None, **kwargs: Any) -> None:
-        settings = settings or LLMSettings()
+        if settings is None:  # the environment's RAG_LLM_* / OPENAI_* settings, as `rag ask` reads them
+            from rag.settings import Settings
+
+            settings = Settings().llm
         kwargs.setdefault("num_output", settings.max_tokens)
         super().__init__(**kwargs)
         self._chat = OpenAIChat(settings)

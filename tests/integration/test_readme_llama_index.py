@@ -1,0 +1,45 @@
+"""The README's "Use it from llama-index" section, run as written: every python block, in order, in one namespace."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from test_llm_server import llm_url  # noqa: F401  (the module-scoped server fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def _blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Use it from llama-index\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_the_readme_section_runs(
+    seeded_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("llm_url")
+    blocks = _blocks()
+    assert len(blocks) == 4
+    shutil.copytree(seeded_store, tmp_path / ".rag" / "chroma")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RAG_STORE_PATH")  # the default, .rag/chroma, as a reader's would be
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_API_KEY", "none")
+    monkeypatch.setenv("RAG_LLM_MAX_TOKENS", "120")
+    monkeypatch.setenv("RAG_LLM_TIMEOUT", "120")
+    namespace: dict[str, object] = {}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        for block in blocks:
+            exec(compile(block, "README.md", "exec"), namespace)
+    printed = out.getvalue()
+    assert "[1]" in str(namespace["response"]) and "chunk_id" in printed
+    assert namespace["a"].mode == "llm"  # type: ignore[attr-defined]
+    assert "'qala.txt'" in printed.splitlines()[-1]
