@@ -258,7 +258,7 @@ def run_command(args: argparse.Namespace) -> int:
             sub_items,
             settings,
             fresh_store=True,
-            compare=args.compare,
+            compare=False,  # the baseline indexes the seed folder only: it would score 0 on another corpus
             progress=not args.quiet,
             questions=str(corpus.questions),
             extra_docs=[corpus.docs],
