@@ -648,11 +648,14 @@ class Pipeline:
 
 def _chat_model_of(llm: Any) -> ChatModel:
     """Our chat model as given, or a llama-index ``LLM`` behind the adapter."""
-    if callable(getattr(llm, "stream", None)) and hasattr(llm, "last"):
-        return llm  # type: ignore[no-any-return]
-    from rag.integrations.llama_index.llm import chat_model_for
+    # Judged by class ancestry, so that telling them apart never imports llama_index itself.
+    if any(c.__module__.startswith("llama_index.") for c in type(llm).__mro__):
+        from rag.integrations.llama_index.llm import chat_model_for
 
-    return chat_model_for(llm)
+        return chat_model_for(llm)
+    if callable(getattr(llm, "stream", None)):
+        return llm  # type: ignore[no-any-return]
+    raise ConfigError(f"llm= takes a llama_index.core.llms.LLM or a rag chat model, not {type(llm).__name__}")
 
 
 def _open(settings: Settings) -> VectorStore:

@@ -24,7 +24,7 @@ from rag.errors import ConfigError, LLMError, RagError
 from rag.llm.openai import LLMResult, OpenAIChat
 from rag.settings import LLMSettings
 
-__all__ = ["LlamaIndexChatModel", "OpenAICompatibleLLM", "chat_model_for", "to_chat_messages"]
+__all__ = ["LlamaIndexChatModel", "LlamaIndexCompletion", "OpenAICompatibleLLM", "chat_model_for", "to_chat_messages"]
 
 _ROLES = {"system": MessageRole.SYSTEM, "user": MessageRole.USER, "assistant": MessageRole.ASSISTANT}
 
@@ -46,46 +46,76 @@ def _usage(response: ChatResponse) -> tuple[int, int]:
     return 0, 0
 
 
-class LlamaIndexChatModel:
-    """Any ``llama_index.core.llms.LLM`` as the pipeline's chat model, streaming through ``stream_chat``."""
+class LlamaIndexCompletion(LLMResult):
+    """One streamed completion of a llama-index LLM: iterate it once for text pieces, then read its usage."""
 
-    def __init__(self, llm: LLM) -> None:
-        self.llm = llm
-        self.model = str(getattr(llm.metadata, "model_name", "") or type(llm).__name__)
-        self._last = LLMResult()
+    def __init__(self, llm: LLM, model: str, messages: list[dict[str, str]]) -> None:
+        super().__init__()
+        self._llm = llm
+        self._model = model
+        self._messages = messages
+        self.finish_reason: str | None = None
+        self._pieces = self._run()
 
-    @property
-    def last(self) -> LLMResult:
-        """The usage and timing of the latest call."""
-        return self._last
+    def __iter__(self) -> Iterator[str]:
+        """The completion itself: an iterator of text pieces."""
+        return self
 
-    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
-        """Yield the completion's new text piece by piece; usage lands in :attr:`last`."""
-        # max_tokens is not passed on: llama-index LLMs take their output limit at construction.
+    def __next__(self) -> str:
+        """The next text piece (raises :class:`LLMError` on failure)."""
+        return next(self._pieces)
+
+    def _run(self) -> Iterator[str]:
         t0 = time.perf_counter()
-        result = LLMResult()
-        self._last = result
         seen = ""
         try:
-            for response in self.llm.stream_chat(to_chat_messages(messages)):
+            for response in self._llm.stream_chat(to_chat_messages(self._messages)):
                 piece = response.delta
                 if piece is None:  # some LLMs send only the growing message
                     full = response.message.content or ""
                     piece, seen = full[len(seen) :], full
                 else:
                     seen += piece
-                result.prompt_tokens, result.completion_tokens = _usage(response)
+                prompt, completion = _usage(response)
+                if prompt or completion:
+                    self.prompt_tokens, self.completion_tokens = prompt, completion
                 if piece:
-                    if result.first_token_ms is None:
-                        result.first_token_ms = (time.perf_counter() - t0) * 1000
-                    result.text += piece
+                    if self.first_token_ms is None:
+                        self.first_token_ms = (time.perf_counter() - t0) * 1000
+                    self.text += piece
                     yield piece
+            self.finish_reason = "stop"
         except RagError:
             raise
         except Exception as exc:  # any LLM package's failure becomes ours, so the pipeline falls back
-            raise LLMError(f"the llama-index LLM {self.model!r} failed: {type(exc).__name__}: {exc}") from exc
+            raise LLMError(f"the llama-index LLM {self._model!r} failed: {type(exc).__name__}: {exc}") from exc
         finally:
-            result.total_ms = (time.perf_counter() - t0) * 1000
+            self.total_ms = (time.perf_counter() - t0) * 1000
+
+
+class LlamaIndexChatModel:
+    """Any ``llama_index.core.llms.LLM`` as the pipeline's chat model, streaming through ``stream_chat``.
+
+    Each :meth:`stream` call returns its own completion (usage and timings per call); ``last`` is
+    the latest one, for callers that read usage after iterating.
+    """
+
+    def __init__(self, llm: LLM) -> None:
+        self.llm = llm
+        self.model = str(getattr(llm.metadata, "model_name", "") or type(llm).__name__)
+        self._last: LLMResult = LLMResult()
+
+    @property
+    def last(self) -> LLMResult:
+        """The latest completion (its usage and timing once iterated)."""
+        return self._last
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> LlamaIndexCompletion:
+        """Start one completion of ``messages``; iterate it for text pieces."""
+        # max_tokens is not passed on: llama-index LLMs take their output limit at construction.
+        completion = LlamaIndexCompletion(self.llm, self.model, messages)
+        self._last = completion
+        return completion
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
         """The whole completion at once."""
@@ -109,6 +139,7 @@ class OpenAICompatibleLLM(CustomLLM):
     context_window: int = Field(4096, description="Tokens the model's context holds.")
     num_output: int = Field(400, description="Most tokens in one completion.")
     _chat: OpenAIChat = PrivateAttr()
+    _current: Any = PrivateAttr(default=None)
 
     def __init__(self, settings: LLMSettings | None = None, **kwargs: Any) -> None:
         if settings is None:  # the environment's RAG_LLM_* / OPENAI_* settings, as `rag ask` reads them
@@ -139,13 +170,18 @@ class OpenAICompatibleLLM(CustomLLM):
 
     def _stream_messages(self, messages: list[dict[str, str]]) -> Iterator[tuple[str, str]]:
         text = ""
-        for piece in self._chat.stream(messages, max_tokens=self.num_output):
+        self._current = self._chat.stream(messages, max_tokens=self.num_output)
+        for piece in self._current:
             text += piece
             yield text, piece
 
     def _usage(self) -> dict[str, int]:
-        last = self._chat.last
-        return {"prompt_tokens": last.prompt_tokens, "completion_tokens": last.completion_tokens}
+        # A completion that reports its own usage, else the client's latest call.
+        source = self._current if hasattr(self._current, "prompt_tokens") else getattr(self._chat, "last", None)
+        return {
+            "prompt_tokens": int(getattr(source, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(source, "completion_tokens", 0) or 0),
+        }
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -161,10 +197,11 @@ class OpenAICompatibleLLM(CustomLLM):
         msgs = self._messages(messages)
 
         def gen() -> ChatResponseGen:
+            text = ""
             for text, piece in self._stream_messages(msgs):
                 yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece)
             yield ChatResponse(
-                message=ChatMessage(role=MessageRole.ASSISTANT, content=self._chat.last.text),
+                message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
                 delta="",
                 additional_kwargs=self._usage(),
             )
