@@ -8,6 +8,8 @@ RagError
 │   └── IngestError          a file that cannot be read or ingested
 ├── StoreError               the vector store cannot be used
 │   ├── StoreUnavailableError    (a Chroma server that is down, a store folder that cannot be opened)
+│   │   └── StoreCorruptError    (the store's database is empty, truncated or not a database)
+│   ├── StoreBusyError           (another ingest holds the store's write lock; ``wait=False``)
 │   └── EmbeddingMismatchError   (vectors of another embedding model are in the store)
 └── LLMError                 the LLM endpoint failed (``ask`` falls back to extractive answers)
 """
@@ -28,6 +30,8 @@ __all__ = [
     "LLMError",
     "ModelFileError",
     "RagError",
+    "StoreBusyError",
+    "StoreCorruptError",
     "StoreError",
     "StoreUnavailableError",
     "translate_store_errors",
@@ -66,6 +70,14 @@ class StoreUnavailableError(StoreError):
     """The store cannot be reached or opened."""
 
 
+class StoreCorruptError(StoreUnavailableError):
+    """The store's database file is empty, truncated or not a database."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the store's write lock."""
+
+
 class EmbeddingMismatchError(StoreError):
     """The store holds vectors of another embedding model."""
 
@@ -75,6 +87,8 @@ class LLMError(RagError):
 
 
 _STORE_MAP: dict[type[Exception], type[StoreError]] = {
+    store.StoreCorruptError: StoreCorruptError,
+    store.StoreBusyError: StoreBusyError,
     store.StoreUnavailableError: StoreUnavailableError,
     store.EmbeddingMismatchError: EmbeddingMismatchError,
     store.StoreError: StoreError,

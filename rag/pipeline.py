@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,7 @@ from rag.retrieve.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.settings import Settings
 from rag.types import Answer, Document, Flagged, RemovedLine, ScoredChunk, Source, StreamEvent
 from rag.verify.cite import CANNOT_ANSWER, assemble, cited_sentences
-from store import StoreError, VectorStore, open_store
+from store import StoreError, VectorStore, open_store, write_lock
 
 if TYPE_CHECKING:
     from rag.llm.openai import ChatModel
@@ -281,11 +282,20 @@ class Pipeline:
         prune: bool = False,
         rebuild: bool = False,
         progress: bool = False,
+        wait: bool = True,
     ) -> IngestReport:
-        """Ingest files or folders (default: the seed documents)."""
+        """Ingest files or folders (default: the seed documents).
+
+        One process writes to a store at a time: with ``wait=False`` a busy store raises
+        ``StoreBusyError`` instead of waiting for the other ingest to finish.
+        """
         targets = [Path(p) for p in paths] if paths else [self.settings.ingest.seeds_path]
         # Questions keep being answered (from the corpus as it was) while an ingest runs.
-        with self._ingest_lock, translate_store_errors():
+        with (
+            self._ingest_lock,
+            translate_store_errors(),
+            self._write_lock(wait),
+        ):
             if rebuild:
                 self.store.reset()
                 self.store.check_model(self.embedder.model_id, self.embedder.dim)
@@ -301,7 +311,7 @@ class Pipeline:
     def remove(self, key: str, *, delete_file: bool = False) -> DocumentInfo:
         """Remove a stored document (by id, file name or path); with ``delete_file`` its file too."""
         info = self._info(key)
-        with self._ingest_lock, translate_store_errors():
+        with self._ingest_lock, translate_store_errors(), self._write_lock():
             try:
                 self.store.delete_documents([info.doc_id])
                 self.store.delete_doc_chunks([info.doc_id])
@@ -326,7 +336,7 @@ class Pipeline:
             raise IngestError(
                 f"the file of {info.source} is gone ({info.path}); remove the document or ingest it again"
             )
-        with self._ingest_lock, translate_store_errors():
+        with self._ingest_lock, translate_store_errors(), self._write_lock():
             # Without its record the document reads as new, so the ingest rebuilds its chunks.
             self.store.delete_documents([info.doc_id])
         return self.ingest([path])
@@ -336,6 +346,15 @@ class Pipeline:
             if key in (info.doc_id, info.source, info.path):
                 return info
         raise RagError(f"no document {key!r} in the store; see `rag sources`")
+
+    def _write_lock(self, wait: bool = True) -> contextlib.AbstractContextManager[None]:
+        """The store's cross-process write lock (one writing process at a time)."""
+        folder: Path | None = getattr(self.store, "folder", None)
+        if folder is None and self.settings.chroma.host:
+            # Locked beside the local cache: that serialises this machine's writers only, since a
+            # Chroma server offers no lock of its own.
+            folder = self._cache_dir().parent
+        return write_lock(folder, self.store.location, wait=wait, notify=_tell)
 
     def is_empty(self) -> bool:
         """True when no document has been ingested."""
@@ -656,6 +675,10 @@ def _chat_model_of(llm: Any) -> ChatModel:
     if callable(getattr(llm, "stream", None)):
         return llm  # type: ignore[no-any-return]
     raise ConfigError(f"llm= takes a llama_index.core.llms.LLM or a rag chat model, not {type(llm).__name__}")
+
+
+def _tell(message: str) -> None:
+    print(f"rag: {message}", file=sys.stderr, flush=True)
 
 
 def _open(settings: Settings) -> VectorStore:

@@ -5,11 +5,13 @@ It stores chunk vectors with their text and metadata, and one record per documen
 """
 
 from store.chroma import ChromaStore, open_store
+from store.lock import StoreBusyError, write_lock
 from store.types import (
     DocRecord,
     EmbeddingMismatchError,
     Hit,
     Record,
+    StoreCorruptError,
     StoreError,
     StoreUnavailableError,
     VectorStore,
@@ -21,8 +23,11 @@ __all__ = [
     "EmbeddingMismatchError",
     "Hit",
     "Record",
+    "StoreBusyError",
+    "StoreCorruptError",
     "StoreError",
     "StoreUnavailableError",
     "VectorStore",
     "open_store",
+    "write_lock",
 ]

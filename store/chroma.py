@@ -6,6 +6,9 @@ import concurrent.futures
 import contextlib
 import http.client
 import json
+import os
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -14,12 +17,66 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from store.types import DocRecord, EmbeddingMismatchError, Hit, Record, Scalar, StoreError, StoreUnavailableError
+from store.types import (
+    DocRecord,
+    EmbeddingMismatchError,
+    Hit,
+    Record,
+    Scalar,
+    StoreCorruptError,
+    StoreError,
+    StoreUnavailableError,
+)
 
 T = TypeVar("T")
 
 #: Chroma refuses batches larger than 5,461 records.
 MAX_BATCH = 5000
+
+#: The embedded store's database file.
+SQLITE_NAME = "chroma.sqlite3"
+
+_CORRUPT_MARKERS = ("database disk image is malformed", "file is not a database", "malformed database schema")
+
+
+def corruption_hint(location: str, exc: BaseException) -> StoreCorruptError | None:
+    """A one-line corruption error for SQLite's corruption messages, else None."""
+    text = str(exc)
+    if not any(m in text for m in _CORRUPT_MARKERS):
+        return None
+    return StoreCorruptError(
+        f"the store at {location} is corrupt ({text.strip().splitlines()[0][:120]}): restore the folder from a "
+        "backup, or move it aside and run `rag ingest` to build a new store"
+    )
+
+
+def inspect_folder(path: Path) -> tuple[bool, str | None]:
+    """Whether the store at ``path`` is new (no folder, or an empty one), and any damage seen."""
+    if not path.exists():
+        return True, None
+    if not path.is_dir():
+        raise StoreUnavailableError(f"the store path {path} is a file, not a folder; point RAG_STORE_PATH at a folder")
+    db = path / SQLITE_NAME
+    if not db.exists():
+        if any(path.iterdir()):
+            raise StoreCorruptError(
+                f"the store folder {path} has files but no {SQLITE_NAME}: its database was deleted, or this is "
+                "not a store; restore it from a backup, or point RAG_STORE_PATH at a new folder"
+            )
+        return True, None
+    try:
+        with db.open("rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False, None  # opening says why (permissions)
+    if not head:
+        return False, f"its database file {SQLITE_NAME} is empty (0 bytes): truncated?"
+    if head != b"SQLite format 3\x00":
+        raise StoreCorruptError(
+            f"the store at {path} is corrupt ({SQLITE_NAME} is not a database): restore the folder from a "
+            "backup, or move it aside and run `rag ingest` to build a new store"
+        )
+    return False, None
 
 
 def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Scalar]:
@@ -30,18 +87,55 @@ def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Scalar]:
 class ChromaStore:
     """Chunks in one collection, documents in another; vectors always supplied by the caller."""
 
-    def __init__(self, client: Any, name: str, location: str, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        location: str,
+        timeout: float | None = None,
+        *,
+        created: bool | None = None,
+        damage: str | None = None,
+        folder: Path | None = None,
+    ) -> None:
         self._client = client
         self.name = name
         self.location = location
+        #: The embedded store's folder (None for a server store or a read-only one).
+        self.folder = folder
+        #: Opened from a temporary copy because the folder cannot be written: every write is refused.
+        self.read_only = False
+        self._keep: Any = None
+        #: What was wrong with the store's files when it was opened (e.g. an emptied database), if anything.
+        self.damage = damage
         self._timeout = timeout
         self._lock = threading.RLock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4) if timeout else None
+        if created is None:  # a server store: new when its document collection is
+            created = not self._exists(f"{name}_docs")
+        #: True when this open made the store (no folder or collection before): only then may it be seeded.
+        self.created = created
         self._chunks = self._call(lambda: self._collection(f"{name}_chunks"))
         self._docs = self._call(lambda: self._collection(f"{name}_docs"))
         self._state: Any = None  # one-record collection holding the corpus version; made on first write
 
     # -- plumbing ---------------------------------------------------------
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(
+                f"the store at {self.location} is read-only (its folder cannot be written): questions work, "
+                "but to ingest, copy it somewhere writable (cp -r SRC DST) and set RAG_STORE_PATH=DST"
+            )
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self._call(lambda: self._client.get_collection(name=name, embedding_function=None))
+        except StoreUnavailableError:
+            raise
+        except StoreError:
+            return False
+        return True
+
     def _collection(self, name: str, metadata: Mapping[str, Scalar] | None = None) -> Any:
         meta: dict[str, Scalar] = {"hnsw:space": "cosine"}
         meta.update(metadata or {})
@@ -67,6 +161,9 @@ class ChromaStore:
                     f"lost the Chroma server at {self.location}: {type(exc).__name__}: {exc}; "
                     "check that it is running (chroma run ...)"
                 ) from exc
+            corrupt = corruption_hint(self.location, exc)
+            if corrupt is not None:
+                raise corrupt from exc
             if "readonly database" in str(exc) or "no such table" in str(exc):
                 raise StoreUnavailableError(
                     f"the store at {self.location} cannot be written ({exc}); "
@@ -89,6 +186,7 @@ class ChromaStore:
                     "with the current model (or switch the setting back)"
                 )
             # Empty or unlabelled: (re)create both collections labelled with this model.
+            self._writable()
             self._call(lambda: self._client.delete_collection(f"{self.name}_chunks"))
             self._call(lambda: self._client.delete_collection(f"{self.name}_docs"))
             label: dict[str, Scalar] = {"embed_model": model_id, "dim": dim}
@@ -112,6 +210,7 @@ class ChromaStore:
 
     def add(self, records: Sequence[Record]) -> None:
         """Upsert chunk records."""
+        self._writable()
         self._upsert(self._chunks, records)
 
     def query(self, vector: np.ndarray, k: int) -> list[Hit]:
@@ -198,6 +297,7 @@ class ChromaStore:
 
     def delete_doc_chunks(self, doc_ids: Sequence[str]) -> int:
         """Delete the chunks of these documents."""
+        self._writable()
         if not doc_ids:
             return 0
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
@@ -207,14 +307,33 @@ class ChromaStore:
             self._call(lambda b=b: self._chunks.delete(ids=ids[b : b + MAX_BATCH]))  # type: ignore[misc]
         return len(ids)
 
+    def chunk_ids_of(self, doc_id: str) -> list[str]:
+        """The ids of one document's chunks."""
+        return list(self._call(lambda: self._chunks.get(where={"doc_id": doc_id}, include=[]))["ids"])
+
+    def delete_chunks(self, ids: Sequence[str]) -> None:
+        """Delete chunks by id."""
+        self._writable()
+        for b in range(0, len(ids), MAX_BATCH):
+            self._call(lambda b=b: self._chunks.delete(ids=list(ids[b : b + MAX_BATCH])))  # type: ignore[misc]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored chunk vectors by id (missing ids are left out)."""
+        if not ids:
+            return {}
+        res = self._call(lambda: self._chunks.get(ids=list(ids), include=["embeddings"]))
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(res["ids"], res["embeddings"], strict=True)}
+
     # -- documents --------------------------------------------------------
     def put_documents(self, docs: Sequence[DocRecord]) -> None:
         """Write document records (the commit marks of their ingest)."""
+        self._writable()
         self._upsert(self._docs, docs)
         self.mark_changed()
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:
         """Delete document records."""
+        self._writable()
         if doc_ids:
             self._call(lambda: self._docs.delete(ids=list(doc_ids)))
             self.mark_changed()
@@ -276,6 +395,7 @@ class ChromaStore:
 
     def mark_changed(self) -> None:
         """Store a fresh version token."""
+        self._writable()
         token = [uuid.uuid4().hex]
         try:
             self._put_token(token)
@@ -311,6 +431,11 @@ class ChromaStore:
 
     def close(self) -> None:
         """Release the client's connections (idempotent)."""
+        if self._keep is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._keep.cleanup()
+            self._keep = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(Exception):
@@ -326,6 +451,7 @@ class ChromaStore:
 
     def reset(self) -> None:
         """Drop both collections and start empty."""
+        self._writable()
         with self._lock:
             for suffix in ("_chunks", "_docs"):
                 with contextlib.suppress(StoreError):  # already gone
@@ -406,14 +532,61 @@ def open_store(
     if path is None:
         raise StoreError("no store path given")
     try:
+        created, damage = inspect_folder(path)
+    except OSError as exc:
+        raise StoreUnavailableError(
+            f"cannot open the store folder {path}: {exc.strerror or exc}; "
+            "check its permissions or point RAG_STORE_PATH elsewhere"
+        ) from exc
+    if not created and _read_only(path):
+        return _open_read_only(path, collection, damage)
+    try:
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
     except Exception as exc:
+        corrupt = corruption_hint(str(path), exc)
+        if corrupt is not None:
+            raise corrupt from exc
         raise StoreUnavailableError(
             f"cannot open the store folder {path}: {type(exc).__name__}: {exc}; "
             "check its permissions or point RAG_STORE_PATH elsewhere"
         ) from exc
-    return ChromaStore(client, collection, location=str(path))
+    return ChromaStore(client, collection, location=str(path), created=created, damage=damage, folder=path)
+
+
+def _read_only(path: Path) -> bool:
+    db = path / SQLITE_NAME
+    return not os.access(path, os.W_OK) or (db.exists() and not os.access(db, os.W_OK))
+
+
+def _open_read_only(path: Path, collection: str, damage: str | None) -> ChromaStore:
+    """Open a store we may not write through a private temporary copy (SQLite must write to read)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    tmp = tempfile.TemporaryDirectory(prefix="rag-readonly-")
+    copy = Path(tmp.name) / "store"
+    try:
+        # The lexical cache is read from the original folder: it need not be copied.
+        shutil.copytree(
+            path, copy, ignore=shutil.ignore_patterns("lexical", "write.lock*"), copy_function=shutil.copyfile
+        )
+        for p in [copy, *copy.rglob("*")]:  # copytree keeps the folders' read-only modes
+            p.chmod(0o700 if p.is_dir() else 0o600)
+        client = chromadb.PersistentClient(path=str(copy), settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as exc:
+        tmp.cleanup()
+        corrupt = corruption_hint(str(path), exc)
+        if corrupt is not None:
+            raise corrupt from exc
+        raise StoreUnavailableError(
+            f"the store at {path} is read-only and could not be copied to open it ({type(exc).__name__}: {exc}); "
+            "copy it somewhere writable and point RAG_STORE_PATH there"
+        ) from exc
+    store = ChromaStore(client, collection, location=str(path), created=False, damage=damage, folder=None)
+    store.read_only = True
+    store._keep = tmp  # removed when the store is closed or collected
+    return store
 
 
 def raw_persistent_client(path: Path) -> Any:

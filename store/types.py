@@ -23,6 +23,10 @@ class EmbeddingMismatchError(StoreError):
     """The store holds vectors of another embedding model."""
 
 
+class StoreCorruptError(StoreUnavailableError):
+    """The store's database file is empty, truncated or not a database."""
+
+
 @dataclass(frozen=True)
 class Record:
     """One chunk: id, vector, text and flat metadata."""
