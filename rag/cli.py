@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 import textwrap
@@ -26,6 +27,31 @@ examples:
 """
 
 
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+# C0/C1 controls (ESC starts terminal escape sequences) and the bidi overrides that reorder text.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: object) -> str:
+    """A name or line fit for a terminal: control characters shown as escapes, never obeyed."""
+    return _UNSAFE.sub(lambda m: repr(m[0])[1:-1] if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", str(text))
+
+
+def safe_text(text: str) -> str:
+    """Document text for a terminal: newlines and tabs kept, other control characters dropped."""
+    return _UNSAFE_TEXT.sub("", text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rag",
@@ -41,11 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--rebuild", action="store_true", help="empty the store and ingest from scratch")
     ing.add_argument("--json", action="store_true", help="print the report as JSON")
     ing.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ing.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow every symlink; by default a symlink (named or found in a folder) is followed only "
+        "when it points inside the files and folders named",
+    )
+    ing.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="exit at once if another ingest is writing to the store (default: wait for it)",
+    )
 
     ask = sub.add_parser("ask", help="answer a question with citations")
     ask.add_argument("question", help="the question (quote it)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON (a stable contract)")
-    ask.add_argument("--top-k", type=int, default=None, metavar="N", help="chunks to retrieve (default 5)")
+    ask.add_argument("--top-k", type=_positive, default=None, metavar="N", help="chunks to retrieve (default 5)")
     ask.add_argument("--show-retrieved", action="store_true", help="also list the retrieved chunks with scores")
     ask.add_argument(
         "--mode",
@@ -77,21 +114,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _err(msg: str) -> None:
-    print(f"rag: error: {msg}", file=sys.stderr)
+    print(f"rag: error: {safe(msg)}", file=sys.stderr)
 
 
-def _pipeline() -> Pipeline:
+def _pipeline(follow_symlinks: bool = False) -> Pipeline:
     from rag.pipeline import Pipeline
     from rag.settings import Settings
 
-    return Pipeline.from_settings(Settings())
+    settings = Settings()
+    if follow_symlinks:
+        settings.ingest.follow_symlinks = True
+    return Pipeline.from_settings(settings)
 
 
 def _ensure_corpus(pipe: Pipeline, quiet: bool) -> None:
     if pipe.is_empty():
+        from rag.errors import translate_store_errors
+        from rag.ingest import check_seedable
+
+        with translate_store_errors():
+            check_seedable(pipe.store)
         seeds = pipe.settings.ingest.seeds_path
-        print(f"rag: the store at {pipe.store.location} is empty; ingesting {seeds} first …", file=sys.stderr)
-        report = pipe.ingest(progress=not quiet and sys.stderr.isatty())
+        print(f"rag: the store at {safe(pipe.store.location)} is new; ingesting {safe(seeds)} first …", file=sys.stderr)
+        report = pipe.ingest(progress=not quiet)
         print(f"rag: {report.summary()}", file=sys.stderr)
 
 
@@ -111,23 +156,23 @@ def format_sources(a: Answer, show_retrieved: bool = False) -> str:
         out.append("")
         out.append("Sources:")
         for c in a.citations:
-            meta = ", ".join(x for x in (c.publisher or "publisher unknown", c.date) if x)
-            out.append(f"  [{c.n}] {c.title}" + (f" — {meta}" if meta else "") + f"  ({c.source})")
+            meta = ", ".join(safe(x) for x in (c.publisher or "publisher unknown", c.date) if x)
+            out.append(f"  [{c.n}] {safe(c.title)}" + (f" — {meta}" if meta else "") + f"  ({safe(c.source)})")
             for q in c.quotes or ():
-                out.append(_wrap(f"“{q.text}”", indent="      "))
+                out.append(_wrap(safe(f"“{q.text}”"), indent="      "))
     if show_retrieved:
         out.append("")
         out.append("Retrieved:")
         for r in a.retrieved:
-            snippet = " ".join(r.text.split())[:90]
-            out.append(f"  {r.rank}. {r.score:.3f}  {r.source}  {snippet}…")
+            snippet = safe(" ".join(r.text.split())[:90])
+            out.append(f"  {r.rank}. {r.score:.3f}  {safe(r.source)}  {snippet}…")
     if a.standalone_question:
         out.append("")
-        out.append(_wrap(f"Searched as: {a.standalone_question}"))
-        out.append(f"  (to ask it as a new question: rag ask {shlex.quote(a.standalone_question)})")
+        out.append(_wrap(safe(f"Searched as: {a.standalone_question}")))
+        out.append(f"  (to ask it as a new question: rag ask {safe(shlex.quote(a.standalone_question))})")
     if a.notice:
         out.append("")
-        out.append(f"Note: {a.notice}")
+        out.append(f"Note: {safe(a.notice)}")
     ms = a.timings_ms.get("total")
     if ms is not None:
         out.append("")
@@ -137,24 +182,48 @@ def format_sources(a: Answer, show_retrieved: bool = False) -> str:
 
 def format_answer(a: Answer, show_retrieved: bool = False) -> str:
     """Human-readable answer: the text, then numbered sources with their quotes."""
-    return _wrap(a.text) + "\n" + format_sources(a, show_retrieved)
+    return _wrap(safe(a.text)) + "\n" + format_sources(a, show_retrieved)
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    pipe = _pipeline()
-    report = pipe.ingest(args.paths or None, prune=args.prune, rebuild=args.rebuild, progress=not args.quiet)
+    pipe = _pipeline(follow_symlinks=args.follow_symlinks)
+    report = pipe.ingest(
+        args.paths or None,
+        prune=args.prune,
+        rebuild=args.rebuild,
+        progress=not args.quiet and not args.json,
+        wait=not args.no_wait,
+    )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         for path, note in report.notes:
-            print(f"note: {path}: {note}", file=sys.stderr)
+            print(f"note: {safe(path)}: {safe(note)}", file=sys.stderr)
+        if report.hidden:
+            shown = ", ".join(safe(Path(h).name) for h in report.hidden[:5])
+            more = f" and {len(report.hidden) - 5} more" if len(report.hidden) > 5 else ""
+            print(
+                f"note: skipped {len(report.hidden)} hidden file(s)/folder(s) (names starting with '.'): {shown}{more}",
+                file=sys.stderr,
+            )
         for path, error in report.failed:
-            print(f"failed: {path}: {error}", file=sys.stderr)
+            print(f"failed: {safe(path)}: {safe(error)}", file=sys.stderr)
         print(report.summary())
     return 1 if report.failed else 0
 
 
+def _check_question(question: str) -> None:
+    """Refuse an empty question before the (seconds-long) pipeline build."""
+    from rag.errors import EmptyQuestionError
+
+    if not "".join(ch for ch in question if ch.isprintable()).split():
+        raise EmptyQuestionError(
+            'the question is empty: ask something, e.g. rag ask "Why does ISKP oppose the Taliban?"'
+        )
+
+
 def _cmd_ask(args: argparse.Namespace) -> int:
+    _check_question(args.question)
     pipe = _pipeline()
     _ensure_corpus(pipe, quiet=args.json)
     if args.json or not sys.stdout.isatty():
@@ -168,7 +237,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     final: Answer | None = None
     for event in pipe.ask_stream(args.question, top_k=args.top_k, mode=args.mode):
         if event.kind == "delta":
-            print(event.text, end="", flush=True)
+            print(safe(event.text), end="", flush=True)
         elif event.kind == "answer":
             final = event.answer
     print()
@@ -182,13 +251,13 @@ def _cmd_sources(args: argparse.Namespace) -> int:
     if args.show:
         doc = pipe.document(args.show)
         if not doc.flagged:
-            print(doc.text)
+            print(safe_text(doc.text))
             return 0
-        print(doc.marked_text())
+        print(safe_text(doc.marked_text()))
         print()
         print(f"⟦…⟧ {len(doc.flagged)} sentence(s) read as instructions to an assistant: kept, never used as evidence")
         for f in doc.flagged:
-            print(f"    {f.rule}: {' '.join(f.text.split())}")
+            print(f"    {safe(f.rule)}: {safe(' '.join(f.text.split()))}")
         return 0
     infos = pipe.sources()
     if args.json:
@@ -198,18 +267,18 @@ def _cmd_sources(args: argparse.Namespace) -> int:
         print("No documents yet: run `rag ingest` (or just `rag ask …`, which ingests the seeds).")
         return 0
     for i in infos:
-        meta = " · ".join(x for x in (i.meta.publisher, i.meta.author, i.meta.date) if x)
-        print(f"{i.source}  {i.chunks} chunks  {i.meta.title or '(untitled)'}")
+        meta = " · ".join(safe(x) for x in (i.meta.publisher, i.meta.author, i.meta.date) if x)
+        print(f"{safe(i.source)}  {i.chunks} chunks  {safe(i.meta.title or '(untitled)')}")
         if meta:
             print(f"    {meta}")
         if i.flagged:
             print(
                 f"    {len(i.flagged)} instruction-like sentence(s) flagged, never used as evidence "
-                f"(rag sources --show {i.source})"
+                f"(rag sources --show {safe(i.source)})"
             )
         if args.show_removed:
             for r in i.removed:
-                print(f"    removed line {r.line} ({r.rule}): {r.text}")
+                print(f"    removed line {r.line} ({safe(r.rule)}): {safe(r.text)}")
     total = sum(i.chunks for i in infos)
     print(f"{len(infos)} documents, {total} chunks")
     return 0
@@ -236,7 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handler = getattr(args, "handler", None) or COMMANDS[args.command]
     try:
-        return int(handler(args))
+        code = int(handler(args))
+        sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
+        return code
     except InputError as exc:
         _err(str(exc))
         return 2
@@ -246,6 +317,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted; the store is consistent — rerun the command to finish")
         return 130
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of our output went away (``rag ask … | head``): stop quietly, as SIGPIPE would."""
+    # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

@@ -155,6 +155,11 @@ class IngestSettings(BaseModel):
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
     extensions: tuple[str, ...] = Field((".txt", ".md", ".html", ".htm", ".pdf"), description="File types ingested.")
     follow_symlinks: bool = Field(False, description="Follow symlinks that point outside the named folders.")
+    batch_chunks: int = Field(
+        64,
+        ge=1,
+        description="Chunks embedded and written together; a larger document is written in slices of this size.",
+    )
 
 
 class LLMSettings(BaseModel):

@@ -10,7 +10,7 @@ from pathlib import Path
 from rag.text import STOPWORDS, words
 from rag.types import Source
 
-__all__ = ["SIDECAR_NAME", "extract_metadata", "load_sidecar", "merge"]
+__all__ = ["SIDECAR_NAME", "extract_metadata", "load_sidecar", "merge", "parse_date"]
 
 #: A JSON file beside the documents: {"file name": {"title": …, "publisher": …, "author": …, "date": …}}.
 SIDECAR_NAME = "metadata.json"
@@ -59,7 +59,8 @@ def merge(*sources: Source) -> Source:
     return out
 
 
-def _date(line: str) -> str | None:
+def parse_date(line: str) -> str | None:
+    """The first date written in ``line`` as YYYY-MM-DD (day first when ambiguous), or None."""
     for pattern, kind in _DATE_PATTERNS:
         m = pattern.search(line)
         if not m:
@@ -100,9 +101,9 @@ def extract_metadata(text: str) -> Source:
         if publisher is None and (m := re.fullmatch(r"(?:Issued by|Published by|Source:)\s+(.{2,80})", ln)):
             publisher = m[1].strip()
             continue
-        if date is None and n_words <= 8 and (d := _date(ln)):
+        if date is None and n_words <= 8 and (d := parse_date(ln)):
             date = d
             continue
-        if title is None and 3 <= n_words <= 25 and not re.search(r"[.;]$", ln) and not _date(ln):
+        if title is None and 3 <= n_words <= 25 and not re.search(r"[.;]$", ln) and not parse_date(ln):
             title = ln
     return Source(title=title, author=author, publisher=publisher, date=date, language=_language(text))

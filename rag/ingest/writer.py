@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.embed import Embedder
-from rag.errors import IngestError
+from rag.errors import IngestError, StoreError
 from rag.ingest.chunk import chunk_document
 from rag.ingest.clean import clean_text
 from rag.ingest.instructions import detect_instructions
@@ -31,7 +32,16 @@ from rag.settings import Settings
 from rag.types import Chunk, Document
 from store import DocRecord, Record, VectorStore
 
-__all__ = ["IngestReport", "discover", "ingest_paths", "ingest_signature", "prepare_document"]
+__all__ = [
+    "SYMLINK_RULE",
+    "IngestReport",
+    "check_seedable",
+    "discover",
+    "discover_files",
+    "ingest_paths",
+    "ingest_signature",
+    "prepare_document",
+]
 
 #: Bump when cleaning or chunking changes, so unchanged files are re-processed once.
 PIPELINE_VERSION = "2"
@@ -49,7 +59,9 @@ class IngestReport:
     notes: list[tuple[str, str]] = field(default_factory=list)
     #: Instruction-like sentences flagged (kept, never evidence) in the documents written this run.
     flagged: int = 0
+    hidden: list[str] = field(default_factory=list)
     chunks: int = 0
+    reused: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -65,7 +77,12 @@ class IngestReport:
             parts.append(f"{len(self.failed)} failed")
         if self.flagged:
             parts.append(f"{self.flagged} instruction-like sentence(s) flagged, never used as evidence")
-        return f"ingest: {', '.join(parts)}; {self.chunks} chunks embedded in {self.seconds:.1f} s"
+        if self.hidden:
+            parts.append(f"{len(self.hidden)} hidden skipped")
+        reused = f" ({self.reused} already stored, reused)" if self.reused else ""
+        return (
+            f"ingest: {', '.join(parts)}; {self.chunks - self.reused} chunks embedded{reused} in {self.seconds:.1f} s"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -77,7 +94,9 @@ class IngestReport:
             "failed": [{"path": p, "error": e} for p, e in self.failed],
             "notes": [{"path": p, "note": n} for p, n in self.notes],
             "flagged": self.flagged,
+            "hidden": self.hidden,
             "chunks": self.chunks,
+            "reused": self.reused,
             "seconds": round(self.seconds, 3),
         }
 
@@ -93,32 +112,82 @@ def document_key(path: Path) -> str:
     return path.resolve().as_posix()
 
 
+SYMLINK_RULE = (
+    "a symlink, named directly or found in a folder, is followed only when it points inside "
+    "the files and folders named (--follow-symlinks, RAG_INGEST_FOLLOW_SYMLINKS=1: follow all)"
+)
+
+
+def _root(path: Path) -> Path:
+    """A named path with its folders resolved but not its own name (a named symlink stays a symlink)."""
+    absolute = Path(os.path.abspath(path))
+    return absolute.parent.resolve() / absolute.name
+
+
+def _outside(target: Path, roots: Sequence[Path]) -> bool:
+    return not any(target == r or target.is_relative_to(r) for r in roots)
+
+
 def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files to ingest under ``paths`` and the ones refused (with reasons)."""
+    files, failed, _ = discover_files(paths, settings)
+    return files, failed
+
+
+def discover_files(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[tuple[str, str]], list[str]]:
+    """Files to ingest under ``paths``, the ones refused (with reasons) and hidden ones skipped."""
     exts = {e.lower() for e in settings.ingest.extensions}
+    follow = settings.ingest.follow_symlinks
     files: list[Path] = []
     failed: list[tuple[str, str]] = []
+    hidden: list[str] = []
     seen: set[Path] = set()
+    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        raise IngestError(f"no such file or folder: {', '.join(missing)}; nothing was ingested (check the path)")
+    roots = [_root(p) for p in paths]
     for root in paths:
-        if not root.exists() and not root.is_symlink():
-            failed.append((str(root), "no such file or folder"))
+        target = _link_target(root, roots, follow, failed)
+        if target is None:
             continue
-        if root.is_file():
+        if target.is_file():
             if root.suffix.lower() not in exts:
                 failed.append((str(root), f"unsupported type {root.suffix or '(none)'}; use {', '.join(sorted(exts))}"))
-            elif root.resolve() not in seen:
-                seen.add(root.resolve())
+            elif target not in seen:
+                seen.add(target)
                 files.append(root)
             continue
-        for f in _walk(root, settings.ingest.follow_symlinks, failed):
-            if f.suffix.lower() in exts and f.resolve() not in seen:
-                seen.add(f.resolve())
-                files.append(f)
-    return sorted(files, key=lambda p: p.as_posix()), failed
+        for f in _walk(root, roots, follow, failed, hidden):
+            if f.suffix.lower() in exts:
+                real = f.resolve()
+                if real not in seen:
+                    seen.add(real)
+                    files.append(f)
+    return sorted(files, key=lambda p: p.as_posix()), failed, hidden
 
 
-def _walk(root: Path, follow: bool, failed: list[tuple[str, str]]) -> Iterator[Path]:
-    base = root.resolve()
+def _link_target(path: Path, roots: Sequence[Path], follow: bool, failed: list[tuple[str, str]]) -> Path | None:
+    """Where ``path`` leads, or None (with the reason in ``failed``) when the symlink rule refuses it."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        failed.append((str(path), "broken or looping symlink; skipped"))
+        return None
+    if not follow and _outside(target, roots):
+        failed.append(
+            (
+                str(path),
+                f"symlink to {target}, outside the paths named; skipped "
+                "(use --follow-symlinks or RAG_INGEST_FOLLOW_SYMLINKS=1 to follow it)",
+            )
+        )
+        return None
+    return target
+
+
+def _walk(
+    root: Path, roots: Sequence[Path], follow: bool, failed: list[tuple[str, str]], hidden: list[str]
+) -> Iterator[Path]:
     visited: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(
         root, followlinks=follow, onerror=lambda e: failed.append((str(e.filename), e.strerror or str(e)))
@@ -135,23 +204,38 @@ def _walk(root: Path, follow: bool, failed: list[tuple[str, str]]) -> Iterator[P
             dirnames[:] = []
             continue
         visited.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
+        keep = []
+        for n in sorted(dirnames):
+            sub = d / n
+            if n.startswith("."):
+                hidden.append(str(sub))
+            elif follow or not sub.is_symlink():
+                keep.append(n)
+            else:
+                # Not descended into: refused when it leads outside, else reached by its real path.
+                _link_target(sub, roots, follow, failed)
+        dirnames[:] = keep
         for name in sorted(filenames):
-            if name.startswith("."):
-                continue
             f = d / name
-            if f.is_symlink():
-                try:
-                    target = f.resolve(strict=True)
-                except (OSError, RuntimeError):
-                    failed.append((str(f), "broken or looping symlink; skipped"))
-                    continue
-                if not follow and not target.is_relative_to(base):
-                    failed.append(
-                        (str(f), "symlink points outside the folder; skipped (set RAG_INGEST_FOLLOW_SYMLINKS=1)")
-                    )
-                    continue
+            if name.startswith("."):
+                hidden.append(str(f))
+                continue
+            if f.is_symlink() and _link_target(f, roots, follow, failed) is None:
+                continue
             yield f
+
+
+def check_seedable(store: VectorStore) -> None:
+    """Refuse to seed an empty store that existed before this run: its emptiness may be a loss to report."""
+    if getattr(store, "created", True):  # a store this run made (or one that cannot tell)
+        return
+    damage = getattr(store, "damage", None)
+    raise StoreError(
+        f"the store at {store.location} exists but holds no documents"
+        + (f" ({damage})" if damage else "")
+        + "; if it held your documents, restore it from a backup; otherwise ingest into it: "
+        "`rag ingest PATH`, or `rag ingest --rebuild` to start afresh with the seed documents"
+    )
 
 
 def prepare_document(path: Path, settings: Settings, sidecar: dict[str, Any] | None = None) -> Document:
@@ -183,40 +267,41 @@ def prepare_document(path: Path, settings: Settings, sidecar: dict[str, Any] | N
     )
 
 
-def _chunk_records(
-    items: Sequence[tuple[Document, Sequence[Chunk]]], embedder: Embedder
-) -> tuple[list[Record], np.ndarray]:
-    pairs = [(doc, c) for doc, chunks in items for c in chunks]
+def _chunk_meta(doc: Document, c: Chunk, model_id: str) -> dict[str, Any]:
+    """A chunk's metadata, all but its sentence spans and vectors (which need the model)."""
+    return {
+        "doc_id": c.doc_id,
+        "source": c.source,
+        "path": doc.path,
+        "start": c.start,
+        "end": c.end,
+        "index": c.index,
+        "content_hash": doc.content_hash,
+        "embed_model": model_id,
+        "flagged": json.dumps(list(c.flagged), separators=(",", ":")) if c.flagged else None,
+        "title": c.meta.title,
+        "publisher": c.meta.publisher,
+        "author": c.meta.author,
+        "date": c.meta.date,
+        "language": c.meta.language,
+    }
+
+
+def _chunk_records(pairs: Sequence[tuple[Document, Chunk]], embedder: Embedder) -> tuple[list[Record], np.ndarray]:
     rel = [[(a - c.start, b - c.start) for a, b in c.sentences] for _, c in pairs]
     vecs, sent_vecs = embedder.embed_with_spans([c.text for _, c in pairs], rel)
     records = []
     for (doc, c), v, sv, spans in zip(pairs, vecs, sent_vecs, rel, strict=True):
-        meta: dict[str, Any] = {
-            "doc_id": c.doc_id,
-            "source": c.source,
-            "path": doc.path,
-            "start": c.start,
-            "end": c.end,
-            "index": c.index,
-            "content_hash": doc.content_hash,
-            "embed_model": embedder.model_id,
-            "sents": json.dumps(spans, separators=(",", ":")),
-            "svec": encode_vectors(sv),
-            "flagged": json.dumps(list(c.flagged), separators=(",", ":")) if c.flagged else None,
-            "title": c.meta.title,
-            "publisher": c.meta.publisher,
-            "author": c.meta.author,
-            "date": c.meta.date,
-            "language": c.meta.language,
-        }
+        meta = _chunk_meta(doc, c, embedder.model_id)
+        meta["sents"] = json.dumps(spans, separators=(",", ":"))
+        meta["svec"] = encode_vectors(sv)
         meta.update(node_fields(c.chunk_id, c.doc_id, c.start, c.end, meta))
         records.append(Record(id=c.chunk_id, vector=v, text=c.text, metadata=meta))
     return records, vecs
 
 
-def _doc_record(doc: Document, vecs: np.ndarray, n_chunks: int, signature: str, model_id: str) -> DocRecord:
-    mean = vecs.mean(axis=0)
-    mean = mean / max(float(np.linalg.norm(mean)), 1e-9)
+def _doc_record(doc: Document, total: np.ndarray, n_chunks: int, signature: str, model_id: str) -> DocRecord:
+    mean = total / max(float(np.linalg.norm(total)), 1e-9)
     meta: dict[str, Any] = {
         "source": doc.source,
         "path": doc.path,
@@ -255,10 +340,58 @@ def _unchanged(old: Mapping[str, Any], doc: Document, signature: str) -> bool:
     )
 
 
-def _progress(total: int, show: bool) -> Any:
-    from tqdm import tqdm
+class _Progress:
+    """Ingest progress counted in chunks: a bar on a terminal, plain lines otherwise."""
 
-    return tqdm(total=total, unit="doc", desc="ingest", disable=not show, leave=False, dynamic_ncols=True)
+    def __init__(self, files: int, show: bool) -> None:
+        self.files, self.files_done = files, 0
+        self.chunks, self.chunks_done = 0, 0
+        self.name = ""
+        self.bar: Any = None
+        self.plain = show and not sys.stderr.isatty()
+        self._said = 0.0
+        if show and not self.plain:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=0, unit="chunk", desc="ingest", leave=False, dynamic_ncols=True)
+
+    def file(self, name: str) -> None:
+        self.name = name
+
+    def found(self, chunks: int) -> None:
+        self.chunks += chunks
+        if self.bar is not None:
+            self.bar.total = self.chunks
+            self.bar.refresh()
+
+    def wrote(self, chunks: int) -> None:
+        self.chunks_done += chunks
+        if self.bar is not None:
+            self.bar.update(chunks)
+        self._say()
+
+    def file_done(self) -> None:
+        self.files_done += 1
+        self._say()
+
+    def _say(self, force: bool = False) -> None:
+        status = f"{self.files_done}/{self.files} files, {self.chunks_done}/{self.chunks} chunks"
+        if self.bar is not None:
+            self.bar.set_description_str(f"ingest {status.split(',')[0]}", refresh=False)
+            self.bar.set_postfix_str(_printable(self.name)[-30:], refresh=True)
+        elif self.plain and (force or time.monotonic() - self._said >= 1.0):
+            self._said = time.monotonic()
+            print(f"ingest: {status}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.plain and self.files:
+            self._say(force=True)
+
+
+def _printable(name: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in name)
 
 
 def ingest_paths(
@@ -273,16 +406,17 @@ def ingest_paths(
     """Ingest files under ``paths`` into ``store``; unchanged documents are skipped."""
     t0 = time.perf_counter()
     report = IngestReport()
-    files, refused = discover(paths, settings)
+    files, refused, report.hidden = discover_files(paths, settings)
     report.failed.extend(refused)
     signature = ingest_signature(settings, embedder.model_id)
     existing = {d.id: d.metadata for d in store.documents()}
     sidecars: dict[Path, dict[str, Any]] = {}
-    batch = _Batch(store, embedder, signature)
-    bar = _progress(len(files), progress)
+    writer = _Writer(store, embedder, signature, settings.ingest.batch_chunks)
+    bar = _Progress(len(files), progress)
+    writer.on_write = bar.wrote
     try:
         for path in files:
-            bar.set_postfix_str(path.name[-30:], refresh=False)
+            bar.file(path.name)
             try:
                 folder = path.parent
                 if folder not in sidecars:
@@ -292,7 +426,7 @@ def ingest_paths(
                 old = existing.get(doc.doc_id)
                 if old and _unchanged(old, doc, signature):  # decided before the costlier chunking
                     report.skipped.append(doc.path)
-                    bar.update(1)
+                    bar.file_done()
                     continue
                 chunks = chunk_document(
                     doc, embedder.count_tokens, settings.chunk.max_tokens, settings.chunk.overlap_sentences
@@ -301,18 +435,21 @@ def ingest_paths(
                     raise IngestError(f"{path}: no sentences to index")
             except IngestError as exc:
                 report.failed.append((str(path), str(exc).removeprefix(f"{path}: ")))
-                bar.update(1)
+                bar.file_done()
                 continue
             except Exception as exc:  # one bad file must not stop the batch
                 report.failed.append((str(path), f"{type(exc).__name__}: {exc}"))
-                bar.update(1)
+                bar.file_done()
                 continue
             (report.updated if old else report.added).append(doc.path)
             report.flagged += len(doc.flagged)
             report.chunks += len(chunks)
-            if batch.add(doc, chunks) >= BATCH_CHUNKS:
-                bar.update(batch.flush())
-        bar.update(batch.flush())
+            bar.found(len(chunks))
+            writer.add(doc, chunks)
+            del doc, chunks  # a large document's text and chunks go as soon as they are written
+            bar.file_done()
+        writer.flush()
+        report.reused = writer.reused
     finally:
         bar.close()
     if prune:
@@ -321,44 +458,113 @@ def ingest_paths(
     return report
 
 
-#: Chunks embedded and written together: big enough to amortise store round trips, small
-#: enough to bound memory (and the work an interruption loses).
-BATCH_CHUNKS = 64
+def _same_meta(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    # The store drops None values: an absent key is a None.
+    return all(stored.get(k) == v for k, v in wanted.items())
 
 
-class _Batch:
-    """Documents waiting to be embedded and written as one group."""
+class _Open:
+    """A document whose chunks are being written: how many remain and the sum of their vectors."""
 
-    def __init__(self, store: VectorStore, embedder: Embedder, signature: str) -> None:
+    def __init__(self, doc: Document, total: int, dim: int) -> None:
+        self.doc = doc
+        self.total = total
+        self.left = total
+        self.ids: list[str] = []
+        self.vector = np.zeros(dim, dtype=np.float64)
+
+
+class _Writer:
+    """Chunks embedded and written in bounded slices; each document committed once all its chunks are in.
+
+    Commit protocol per document: delete its record (it becomes invisible), upsert its chunks slice by
+    slice, delete its chunks that the new version no longer has, then write its record last. A run
+    killed in between leaves an invisible document; the rerun finds the slices already written
+    (chunk ids are derived from the text) and embeds only the rest.
+    """
+
+    def __init__(self, store: VectorStore, embedder: Embedder, signature: str, batch: int) -> None:
         self.store = store
         self.embedder = embedder
         self.signature = signature
-        self.items: list[tuple[Document, list[Chunk]]] = []
-        self.size = 0
+        self.batch = max(1, batch)
+        self.pending: list[tuple[_Open, Chunk]] = []
+        self.open: list[_Open] = []
+        self.uncommitted: set[str] = set()
+        self.reused = 0
+        self.on_write: Any = None
+        # Reusing written slices needs to read their vectors and delete single chunks: stores that
+        # cannot (a user's own VectorStore) re-embed a document from the start instead.
+        self.resumable = all(hasattr(store, n) for n in ("vectors", "chunk_ids_of", "delete_chunks"))
 
-    def add(self, doc: Document, chunks: list[Chunk]) -> int:
-        self.items.append((doc, chunks))
-        self.size += len(chunks)
-        return self.size
+    def add(self, doc: Document, chunks: Sequence[Chunk]) -> None:
+        state = _Open(doc, len(chunks), self.embedder.dim)
+        self.open.append(state)
+        for c in chunks:
+            self.pending.append((state, c))
+            if len(self.pending) >= self.batch:
+                self._write_slice()
 
-    def flush(self) -> int:
-        """Embed and write the group; returns how many documents it held."""
-        if not self.items:
-            return 0
-        ids = [d.doc_id for d, _ in self.items]
-        # Un-commit first: until its new record is written, a document is invisible and redoable.
+    def flush(self) -> None:
+        while self.pending:
+            self._write_slice()
+        self._commit_finished()
+
+    def _uncommit(self, states: Sequence[_Open]) -> None:
+        ids = list(dict.fromkeys(s.doc.doc_id for s in states if s.doc.doc_id not in self.uncommitted))
+        if not ids:
+            return
+        # Until its new record is written, a document is invisible and redoable.
         self.store.delete_documents(ids)
-        self.store.delete_doc_chunks(ids)
-        records, vecs = _chunk_records(self.items, self.embedder)
-        self.store.add(records)
-        doc_records, i = [], 0
-        for doc, cs in self.items:
-            doc_records.append(_doc_record(doc, vecs[i : i + len(cs)], len(cs), self.signature, self.embedder.model_id))
-            i += len(cs)
-        self.store.put_documents(doc_records)
-        n = len(self.items)
-        self.items, self.size = [], 0
-        return n
+        if not self.resumable:
+            self.store.delete_doc_chunks(ids)
+        self.uncommitted.update(ids)
+
+    def _written(self, pairs: Sequence[tuple[_Open, Chunk]]) -> dict[str, np.ndarray]:
+        """Vectors of the chunks of ``pairs`` already stored exactly as this run would write them."""
+        if not self.resumable:
+            return {}
+        hits = {h.id: h.metadata for h in self.store.get([c.chunk_id for _, c in pairs])}
+        same = [
+            c.chunk_id
+            for st, c in pairs
+            if c.chunk_id in hits and _same_meta(hits[c.chunk_id], _chunk_meta(st.doc, c, self.embedder.model_id))
+        ]
+        return dict(self.store.vectors(same)) if same else {}  # type: ignore[attr-defined]
+
+    def _write_slice(self) -> None:
+        pairs, self.pending = self.pending[: self.batch], self.pending[self.batch :]
+        self._uncommit([st for st, _ in pairs])
+        have = self._written(pairs)
+        todo = [(st.doc, c) for st, c in pairs if c.chunk_id not in have]
+        vectors = dict(have)
+        if todo:
+            records, vecs = _chunk_records(todo, self.embedder)
+            self.store.add(records)
+            vectors.update((r.id, v) for r, v in zip(records, vecs, strict=True))
+        self.reused += len(have)
+        for st, c in pairs:
+            st.vector += vectors[c.chunk_id]
+            st.ids.append(c.chunk_id)
+            st.left -= 1
+        if self.on_write is not None:
+            self.on_write(len(pairs))
+        self._commit_finished()
+
+    def _commit_finished(self) -> None:
+        done = [st for st in self.open if st.left == 0]
+        if not done:
+            return
+        self._uncommit(done)  # a document with no chunks pending was never sliced
+        if self.resumable:
+            for st in done:
+                keep = set(st.ids)
+                stale = [i for i in self.store.chunk_ids_of(st.doc.doc_id) if i not in keep]  # type: ignore[attr-defined]
+                self.store.delete_chunks(stale)  # type: ignore[attr-defined]
+        self.store.put_documents(
+            [_doc_record(st.doc, st.vector, st.total, self.signature, self.embedder.model_id) for st in done]
+        )
+        self.open = [st for st in self.open if st.left > 0]
 
 
 def prune_missing(store: VectorStore, existing: dict[str, Any]) -> list[str]:

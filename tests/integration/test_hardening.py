@@ -141,7 +141,7 @@ def test_sigkill_mid_ingest_leaves_a_usable_store_and_a_rerun_completes_it(tmp_p
         if not ch:
             break
         buf += ch
-        done = [int(m) for m in re.findall(rb"(\d+)/30 \[", buf)]
+        done = [int(m) for m in re.findall(rb"ingest: (\d+)/30 files", buf)]
         if done and max(done) >= 10:
             break
     proc.send_signal(signal.SIGKILL)
