@@ -84,8 +84,7 @@ def default_pipeline() -> Pipeline:
             from rag.pipeline import Pipeline
 
             pipe = Pipeline.from_settings(Settings())
-            if pipe.is_empty():
-                pipe.ingest()
+            pipe.ensure_corpus()
             _default = pipe
         return _default
 

@@ -128,16 +128,7 @@ def _pipeline(follow_symlinks: bool = False) -> Pipeline:
 
 
 def _ensure_corpus(pipe: Pipeline, quiet: bool) -> None:
-    if pipe.is_empty():
-        from rag.errors import translate_store_errors
-        from rag.ingest import check_seedable
-
-        with translate_store_errors():
-            check_seedable(pipe.store)
-        seeds = pipe.settings.ingest.seeds_path
-        print(f"rag: the store at {safe(pipe.store.location)} is new; ingesting {safe(seeds)} first …", file=sys.stderr)
-        report = pipe.ingest(progress=not quiet)
-        print(f"rag: {report.summary()}", file=sys.stderr)
+    pipe.ensure_corpus(progress=not quiet, notify=lambda m: print(f"rag: {safe(m)}", file=sys.stderr))
 
 
 def _wrap(text: str, indent: str = "") -> str:

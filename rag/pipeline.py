@@ -9,7 +9,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import HistoryItem, Turn, accept_rewrite, as_turns, condense_question
 from rag.embed import Embedder, make_embedder
 from rag.errors import ConfigError, EmptyQuestionError, IngestError, LLMError, RagError, translate_store_errors
-from rag.ingest import IngestReport, ingest_paths
+from rag.ingest import IngestReport, check_seedable, ingest_paths
 from rag.ingest.nodes import adopt_foreign_nodes, ensure_node_format
 from rag.records import decode_flagged
 from rag.retrieve.aliases import load_aliases
@@ -355,6 +355,25 @@ class Pipeline:
             # Chroma server offers no lock of its own.
             folder = self._cache_dir().parent
         return write_lock(folder, self.store.location, wait=wait, notify=_tell)
+
+    def ensure_corpus(
+        self, *, progress: bool = False, notify: Callable[[str], None] | None = None
+    ) -> IngestReport | None:
+        """Ingest the seed documents if the store is new and empty; ``notify`` hears what happens.
+
+        A store that existed before this pipeline opened it and holds no documents is never
+        seeded: its emptiness may be a loss (a truncated database), so it raises ``StoreError``.
+        """
+        if not self.is_empty():
+            return None
+        check_seedable(self.store)
+        seeds = self.settings.ingest.seeds_path
+        if notify is not None:
+            notify(f"the store at {self.store.location} is empty; ingesting {seeds} first …")
+        report = self.ingest(progress=progress)
+        if notify is not None:
+            notify(report.summary())
+        return report
 
     def is_empty(self) -> bool:
         """True when no document has been ingested."""

@@ -540,11 +540,7 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, setti
     """Serve the chat UI until interrupted (ingests the seed documents into an empty store first)."""
     settings = settings or Settings()
     pipeline = Pipeline.from_settings(settings)
-    if pipeline.is_empty():
-        seeds = settings.ingest.seeds_path
-        print(f"rag: the store at {pipeline.store.location} is empty; ingesting {seeds} first …", file=sys.stderr)
-        report = pipeline.ingest(progress=sys.stderr.isatty())
-        print(f"rag: {report.summary()}", file=sys.stderr)
+    pipeline.ensure_corpus(progress=True, notify=lambda m: print(f"rag: {m}", file=sys.stderr))
     pipeline.warm()
     demo = build_app(pipeline)
     user = settings.ui.username
