@@ -292,6 +292,10 @@ def run_command(args: argparse.Namespace) -> int:
                 drops += [f"{name}: {d}" for d in check_thresholds(sub.ours.metrics, gate)]
         for d in drops:
             print(f"rag eval: below the gate: {d}", file=sys.stderr)
+        if drops:
+            print(f"gate: FAILED: {len(drops)} metric(s) below their floors in {THRESHOLDS_PATH.name}")
+        else:
+            print(f"gate: passed: every gated metric at or above its floor in {THRESHOLDS_PATH.name}")
         return 1 if drops else 0
     return 0
 

@@ -198,6 +198,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="reuse the scale stores in --workdir (continue an interrupted ingest instead of starting afresh)",
     )
     p.add_argument("--no-resume-check", action="store_true", help="skip the kill-and-resume check")
+    p.add_argument("--check", action="store_true", help="exit 1 if a target is missed (default: report only, exit 0)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -257,6 +258,9 @@ def run_cli(args: argparse.Namespace) -> int:
     )
     missed = [t["id"] for t in result["targets"] if not t["pass"]]
     print("targets: all met" if not missed else f"targets missed: {', '.join(missed)}")
+    if args.check:
+        print(f"check: {'FAILED' if missed else 'passed'}")
+        return 1 if missed else 0
     return 0
 
 

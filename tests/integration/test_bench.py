@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import SEEDS
 
 from eval.bench import main
@@ -49,16 +50,20 @@ def _get(data: Any, path: tuple[str, ...]) -> Any:
     return data
 
 
-def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
+def test_bench_quick_reports_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     for name in ("001_8ce81ff0f6d118bf.txt", "004_6bf493fb16065861.txt", "metadata.json"):
         shutil.copy2(SEEDS / name, seeds / name)
     out = tmp_path / "bench.json"
     argv = ["--quick", "--repeats", "3", "--cold-runs", "1", "--seeds", str(seeds), "--json", str(out), "-q"]
-    assert main([*argv, "--workdir", str(tmp_path / "work")]) == 0
+    code = main([*argv, "--workdir", str(tmp_path / "work"), "--check"])
 
     data = json.loads(out.read_text(encoding="utf-8"))
+    missed = [t["id"] for t in data["targets"] if not t["pass"]]
+    # --check: a verdict, and exit 1 exactly when a target is missed.
+    assert code == (1 if missed else 0)
+    assert ("check: FAILED" if missed else "check: passed") in capsys.readouterr().out
     for path in FIGURES:
         value = _get(data, path)
         assert isinstance(value, int | float) and math.isfinite(value) and value > 0, (path, value)
