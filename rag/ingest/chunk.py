@@ -42,6 +42,10 @@ def _split_long(text: str, start: int, end: int, counts: TokenCounter, max_token
     return pieces
 
 
+#: Sentences whose tokens are counted per call.
+COUNT_BATCH = 1024
+
+
 def chunk_document(
     doc: Document, counts: TokenCounter, max_tokens: int = 160, overlap_sentences: int = 1
 ) -> list[Chunk]:
@@ -50,7 +54,10 @@ def chunk_document(
     sents = split_sentences(text)
     if not sents:
         return []
-    sizes = counts([text[a:b] for a, b in sents])
+    # Counted in batches: one call over a large document's every sentence holds all their encodings.
+    sizes = [
+        n for b in range(0, len(sents), COUNT_BATCH) for n in counts([text[x:y] for x, y in sents[b : b + COUNT_BATCH]])
+    ]
     units: list[tuple[int, int]] = []
     unit_sizes: list[int] = []
     for (a, b), n in zip(sents, sizes, strict=True):
