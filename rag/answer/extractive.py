@@ -245,7 +245,7 @@ class ExtractiveAnswerer:
             if typed is None:
                 return Selection([], 0.0, cands, unmet="no sentence holds the kind of answer asked for")
             chosen = [*chosen[: self.max_sentences - 1], typed]
-        chosen = self._add_neighbours(chosen, cands, floor=CONTINUATION_SHARE * base)
+        chosen = self._add_neighbours(chosen, cands, CONTINUATION_SHARE * base, self.max_sentences)
         return Selection(self._order(chosen), evidence, cands)
 
     def _companions(self, best: Candidate, pool: list[Candidate]) -> list[Candidate]:
@@ -282,9 +282,12 @@ class ExtractiveAnswerer:
         return False
 
     @staticmethod
-    def _add_neighbours(chosen: list[Candidate], cands: Sequence[Candidate], floor: float) -> list[Candidate]:
+    def _add_neighbours(
+        chosen: list[Candidate], cands: Sequence[Candidate], floor: float, limit: int
+    ) -> list[Candidate]:
         """Keep references readable: a chosen sentence opening with 'This …' brings the sentence before
-        it; a chosen sentence followed by a relevant 'This …' sentence brings that one too."""
+        it; a chosen sentence followed by a relevant 'This …' sentence brings that one too (never past
+        ``limit`` sentences in all)."""
         by_end = {(c.item.chunk.doc_id, c.end): c for c in cands}
         by_start = {(c.item.chunk.doc_id, c.start): c for c in cands}
         out = list(chosen)
@@ -293,10 +296,16 @@ class ExtractiveAnswerer:
             # Neighbours are a space or a newline or two apart.
             if _ANAPHORA.match(c.text):
                 prev = next((by_end[(doc, c.start - g)] for g in range(1, 4) if (doc, c.start - g) in by_end), None)
-                if prev is not None and prev not in out:
+                if prev is not None and prev not in out and len(out) < limit:
                     out.append(prev)
             nxt = next((by_start[(doc, c.end + g)] for g in range(1, 4) if (doc, c.end + g) in by_start), None)
-            if nxt is not None and nxt not in out and _CONTINUATION.match(nxt.text) and nxt.score >= floor:
+            if (
+                nxt is not None
+                and nxt not in out
+                and _CONTINUATION.match(nxt.text)
+                and nxt.score >= floor
+                and len(out) < limit
+            ):
                 out.append(nxt)
         return out
 

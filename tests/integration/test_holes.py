@@ -69,7 +69,7 @@ def test_emptied_store_is_an_error_and_is_not_reseeded(tmp_path: Path) -> None:
 def test_a_new_store_is_still_seeded(tmp_path: Path) -> None:
     r = _rag("ask", "Why does ISKP oppose the Taliban?", "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "is new; ingesting" in r.stderr and json.loads(r.stdout)["citations"]
+    assert "is empty; ingesting" in r.stderr and json.loads(r.stdout)["citations"]
 
 
 @pytest.mark.parametrize("damage", ["header", "pages"])
@@ -398,3 +398,14 @@ def test_every_answer_keeps_the_sentence_limit(pipeline) -> None:  # type: ignor
         if not a.abstained and len(cited_sentences(a.text)) > limit:
             over.append((q, len(cited_sentences(a.text))))
     assert not over, over
+
+
+def test_eval_check_prints_its_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    from eval.runner import main
+
+    code = main(["--check", "--type", "factoid", "--no-report", "-q"])
+    out = capsys.readouterr()
+    verdict = [ln for ln in out.out.splitlines() if ln.startswith("gate: ")]
+    assert len(verdict) == 1, out.out[-500:]
+    assert code == (1 if "FAILED" in verdict[0] else 0)
+    assert (code == 1) == ("below the gate" in out.err)
