@@ -68,6 +68,11 @@ class Baseline:
         collection = self._client.get_or_create_collection("baseline")
         t = time.perf_counter()
         docs = SimpleDirectoryReader(input_dir=str(seeds_path), required_exts=[".txt"]).load_data()
+        for d in docs:
+            # The reader keeps each file's absolute path in what it embeds (and in the metadata the
+            # splitter sizes chunks by): the figures would depend on where the repository is cloned.
+            d.excluded_embed_metadata_keys.append("file_path")
+            d.excluded_llm_metadata_keys.append("file_path")
         storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
         self.index = VectorStoreIndex.from_documents(
             docs, storage_context=storage, embed_model=self.embed_model, transformations=[SentenceSplitter()]
