@@ -275,6 +275,7 @@ class ChromaStore:
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Scalar]]) -> None:
         """Add or change these metadata keys of existing chunks (other keys, vectors and text are kept)."""
+        self._writable()
         for b in range(0, len(ids), MAX_BATCH):
             self._call(
                 lambda b=b: self._chunks.update(  # type: ignore[misc]
@@ -390,6 +391,7 @@ class ChromaStore:
 
     def set_marker(self, key: str, value: str) -> None:
         """Store a named value (see :meth:`marker`)."""
+        self._writable()
         state = self._state_collection(create=True)
         self._call(lambda: state.upsert(ids=[f"marker:{key}"], embeddings=[[1.0]], documents=[value]))
 
