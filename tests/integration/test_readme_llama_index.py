@@ -21,6 +21,7 @@ def _blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", section, re.S)
 
 
+@pytest.mark.timeout(1800)  # several LLM answers from a 135M model on one thread
 def test_the_readme_section_runs(
     seeded_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
@@ -32,8 +33,8 @@ def test_the_readme_section_runs(
     monkeypatch.delenv("RAG_STORE_PATH")  # the default, .rag/chroma, as a reader's would be
     monkeypatch.setenv("OPENAI_BASE_URL", url)
     monkeypatch.setenv("OPENAI_API_KEY", "none")
-    monkeypatch.setenv("RAG_LLM_MAX_TOKENS", "120")
-    monkeypatch.setenv("RAG_LLM_TIMEOUT", "120")
+    monkeypatch.setenv("RAG_LLM_MAX_TOKENS", "60")
+    monkeypatch.setenv("RAG_LLM_TIMEOUT", "600")
     namespace: dict[str, object] = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -34,7 +34,8 @@ def to_node(item: ScoredChunk) -> NodeWithScore:
         "lexical_score": item.lexical_score,
         "rank": item.rank,
     }
-    meta = {k: v for k, v in meta.items() if v is not None}
+    # Both scores are always there (None: that retriever did not rank the chunk); unknown fields are left out.
+    meta = {k: v for k, v in meta.items() if v is not None or k in ("dense_score", "lexical_score")}
     node = TextNode(
         id_=c.chunk_id,
         text=c.text,
