@@ -140,6 +140,18 @@ def _chip(turn: int, n: int, citations: dict[int, Citation] | None, k: int = 0) 
     )
 
 
+_CHIP_OPEN = '<a class="chip" '
+
+
+def _roving_chips(html: str) -> str:
+    """One tab stop per answer: its first chip is tabbable, the rest are reached with the arrow keys."""
+    first, sep, rest = html.partition(_CHIP_OPEN)
+    if not sep:
+        return html
+    later = f'{_CHIP_OPEN}tabindex="-1" '
+    return f'{first}{_CHIP_OPEN}tabindex="0" {rest.replace(_CHIP_OPEN, later)}'
+
+
 def _text_with_chips(text: str, turn: int, citations: dict[int, Citation] | None = None) -> str:
     """Escape ``text``; turn each ``[n]`` marker into a chip."""
     out: list[str] = []
@@ -270,6 +282,7 @@ def _render_turn(i: int, t: Turn, *, showing: bool, model: str | None) -> str:
         progress = f"{t.progress or 'searching the documents…'} · {t.elapsed_s:.0f} s"
         body = text + f'<div class="progress"><span class="spinner" aria-hidden="true"></span>{e(progress)}</div>'
     cls = "turn showing" if showing else "turn"
+    body = _roving_chips(body)
     return f'<div class="{cls}" data-turn="{i}" id="turn-{i}">{_question_bubble(t)}<div class="a">{body}</div></div>'
 
 

@@ -200,9 +200,38 @@ def test_each_chip_highlights_its_own_quote_and_focus_goes_there_and_back(page: 
         expect(entry.locator("mark.quote").first).to_contain_text(c.quotes[0].text[:60])
         assert "#" not in (entry.locator(".ev-title").text_content() or "")[:1]
 
-    # Every chip, by keyboard: Enter highlights exactly its sentence's quote and moves focus to the card.
+    # The answer's chips are one tab stop: Tab from the question bubble lands on the first chip and
+    # the next Tab leaves the answer; ArrowRight moves to the second chip, Enter opens its own quote.
     chips = answer.locator("a.chip[data-q]")
     assert chips.count() >= 3
+    answer.locator(".turn .q").first.click()
+    page.keyboard.press("Tab")
+    expect(chips.nth(0)).to_be_focused()
+    page.keyboard.press("Tab")
+    assert not page.evaluate("() => !!document.activeElement.closest('#answer a.chip')")
+    page.keyboard.press("Shift+Tab")
+    expect(chips.nth(0)).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    second = chips.nth(1)
+    expect(second).to_be_focused()
+    n, k = second.get_attribute("data-n"), second.get_attribute("data-q")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#ev-0-{n}")).to_be_focused()
+    on = page.locator("#evidence mark.quote.on")
+    expect(on.first).to_be_visible()
+    assert all(k in (m.get_attribute("data-q") or "").split() for m in on.all())
+    quote = expected.citation(int(n or 0)).quotes[int(k or 0)].text
+    expect(on.first).to_contain_text(" ".join(quote.split())[:50])
+    page.keyboard.press("Escape")
+    expect(second).to_be_focused()
+    page.keyboard.press("End")
+    expect(chips.nth(chips.count() - 1)).to_be_focused()
+    page.keyboard.press("Home")
+    expect(chips.nth(0)).to_be_focused()
+    page.keyboard.press("ArrowLeft")  # stays on the first chip
+    expect(chips.nth(0)).to_be_focused()
+
+    # Every chip, by keyboard: Enter highlights exactly its sentence's quote and moves focus to the card.
     seen: set[str] = set()
     for i in range(chips.count()):
         chip = chips.nth(i)

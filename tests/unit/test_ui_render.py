@@ -77,6 +77,14 @@ def test_each_chip_points_at_the_quote_of_its_own_sentence() -> None:
     assert marks == {"0": "Alpha is first.", "1": "Beta is second."}
 
 
+def test_each_answer_is_one_tab_stop_its_first_chip() -> None:
+    passage = "Alpha is first. Filler text here. Beta is second. More filler."
+    answer = _answer("Beta is second. [1] Alpha is first. [1]", ["Alpha is first.", "Beta is second."], passage)
+    page = render.render_chat(Chat([Turn(question="q", answer=answer), Turn(question="r", answer=answer)]))
+    for turn in re.findall(r'<div class="turn[^"]*" data-turn="\d".*?(?=<div class="turn|$)', page):
+        assert re.findall(r'<a class="chip" tabindex="(-?\d)"', turn) == ["0", "-1"]
+
+
 def test_unverified_sentences_are_marked_and_unknown_markers_are_not_links() -> None:
     passage = "Alpha is first. Beta is second."
     answer = _answer("Alpha is first. [1] Beta is second. [1] Gamma is made up. [3]", ["Alpha is first."], passage, [2])

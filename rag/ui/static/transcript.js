@@ -1,5 +1,7 @@
 // The transcript: a chip shows its own quote in the evidence panel and moves focus there;
 // "Back to the answer" (evidence.js) returns focus to the chip. `element` is the #answer box.
+// An answer's chips are one tab stop (roving tabindex, first chip tabbable in render.py):
+// Left/Right/Home/End move between them, Enter/Space open the evidence.
 element.setAttribute('aria-live', 'polite');
 element.setAttribute('role', 'log');
 element.setAttribute('aria-label', 'Conversation');
@@ -41,4 +43,28 @@ element.addEventListener('click', (event) => {
   if (!chip || !chip.dataset.n) return;
   event.preventDefault();
   window.ragShowEvidence(chip);
+});
+const turnChips = (chip) => Array.from((chip.closest('.turn') || element).querySelectorAll('a.chip'));
+// The chip last focused is the answer's tab stop, so Tab and "Back to the answer" come back to it.
+element.addEventListener('focusin', (event) => {
+  const chip = event.target.closest('a.chip');
+  if (!chip) return;
+  turnChips(chip).forEach((c) => c.setAttribute('tabindex', c === chip ? '0' : '-1'));
+});
+element.addEventListener('keydown', (event) => {
+  const chip = event.target.closest('a.chip');
+  if (!chip) return;
+  if (event.key === ' ' && chip.dataset.n) {
+    event.preventDefault();
+    window.ragShowEvidence(chip);
+    return;
+  }
+  const chips = turnChips(chip);
+  const i = chips.indexOf(chip);
+  const j = {ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: chips.length - 1}[event.key];
+  if (j === undefined) return;
+  event.preventDefault();
+  const next = chips[Math.max(0, Math.min(chips.length - 1, j))];
+  next.focus();
+  next.scrollIntoView({block: 'nearest'});
 });
