@@ -25,6 +25,7 @@ from rag.retrieve.aliases import load_aliases
 from rag.retrieve.hybrid import HybridRetriever
 from rag.retrieve.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.settings import Settings
+from rag.text import clip_words
 from rag.types import Answer, Document, Flagged, RemovedLine, ScoredChunk, Source, StreamEvent
 from rag.verify.cite import CANNOT_ANSWER, assemble, cited_sentences
 from store import StoreError, VectorStore, open_store, write_lock
@@ -444,7 +445,9 @@ class Pipeline:
             )
         limit = self.settings.answer.max_question_chars
         if len(q) > limit:
-            return q[:limit], f"The question was {len(q):,} characters long; only its first {limit:,} were used."
+            notice = f"The question was {len(q):,} characters long; only its first {limit:,} were used."
+            # At a word boundary: a word cut in two ("…Tal") would be searched as a word of its own.
+            return clip_words(q, limit), notice
         return q, None
 
     def _resolve_mode(self, mode: str | None) -> str:

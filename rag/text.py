@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["content_words", "is_answer_sentence", "normalize_text", "split_sentences", "stem", "words"]
+__all__ = [
+    "clip_words",
+    "content_words",
+    "is_answer_sentence",
+    "normalize_text",
+    "split_sentences",
+    "stem",
+    "words",
+]
 
 # Abbreviations that end with a period but rarely end a sentence in news text.
 _ABBREV = {
@@ -311,3 +319,16 @@ def normalize_text(text: str) -> str:
     """Lower-case, unwrap markdown links, straighten quotes and dashes, collapse whitespace: the form
     in which a quote is compared with its source ("verbatim" up to typography)."""
     return _SPACES.sub(" ", _MD_LINK.sub(r"\1", text).translate(_STRAIGHT).lower()).strip()
+
+
+def clip_words(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at its last whitespace, else exactly at ``limit``."""
+    if len(text) <= limit:
+        return text
+    for i in range(limit, 0, -1):
+        if text[i].isspace():
+            kept = text[:i].rstrip()
+            if kept:
+                return kept
+            break
+    return text[:limit]

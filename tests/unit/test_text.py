@@ -9,7 +9,7 @@ from conftest import SEEDS
 
 from rag.ingest.clean import clean_text, unwrap_markup
 from rag.retrieve.aliases import load_aliases
-from rag.text import content_words, is_answer_sentence, split_sentences, stem
+from rag.text import clip_words, content_words, is_answer_sentence, split_sentences, stem
 
 
 def _sentences(text: str) -> list[str]:
@@ -90,3 +90,15 @@ def test_cleaning_never_drops_an_article_sentence(path: object) -> None:
             assert line in body, f"cleaning dropped: {line[:80]}"
     removed = {r.text for r in cleaned.removed}
     assert all(len(t.split()) <= 20 for t in removed)
+
+
+def test_a_long_question_is_cut_at_a_word_boundary() -> None:
+    question = ("Why does ISKP oppose the Taliban? " * 600)[:20_000]
+    assert question[:2_000].endswith("oppose the Tal")  # the hard cut ends mid-word
+    kept = clip_words(question, 2_000)
+    assert kept == question[:1_996] and kept.endswith("oppose the")  # the last word kept is whole
+    assert clip_words("a" * 50, 10) == "a" * 10  # no whitespace: the hard cut
+    assert clip_words("   " + "a" * 50, 10) == "   " + "a" * 7
+    assert clip_words("ten words!", 10) == "ten words!"
+    assert clip_words("ten words! more", 10) == "ten words!"  # the boundary right at the limit
+    assert clip_words("one  two", 5) == "one"
