@@ -35,8 +35,9 @@ def _starts_sentence(ch: str) -> bool:
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Split ``text[start:end]`` into sentences; returns (start, end) offsets, whitespace trimmed.
 
-    Paragraph breaks end a sentence unless the paragraph stops mid-sentence (no terminal
-    punctuation) and the next one starts in lower case — a break inside a sentence.
+    Line and paragraph breaks end a sentence unless the text before stops mid-sentence (no
+    terminal punctuation) and either the next line starts in lower case or it is a hard wrap
+    (a single newline, not after a heading nor before a list item) — a break inside a sentence.
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
@@ -52,6 +53,8 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
             word = _last_word(text, s, m.start())
             if word.lower().rstrip(".") in _ABBREV or re.fullmatch(r"[A-Z]", word):
                 continue
+            if word.isdigit() and m.start() - len(word) == s:  # a list number: "1. Definitions"
+                continue
             spans.append((s, cut))
             s = nxt
         spans.append((s, p_end))
@@ -59,26 +62,48 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 
 
 def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    parts: list[tuple[int, int]] = []
-    pos = start
+    parts: list[tuple[int, int, bool]] = []  # (start, end, preceded by a single newline)
+    pos, single = start, False
     for m in re.finditer(r"\n\s*\n|\n", text[start:end]):
         a, b = start + m.start(), start + m.end()
         if text[pos:a].strip():
-            parts.append((pos, a))
-        pos = b
+            parts.append((pos, a, single))
+        pos, single = b, m.group().count("\n") == 1
     if text[pos:end].strip():
-        parts.append((pos, end))
+        parts.append((pos, end, single))
     merged: list[tuple[int, int]] = []
-    for a, b in parts:
+    last_line = ""
+    for a, b, after_newline in parts:
         a, b = _trim(text, a, b)
+        line = text[a:b]
         if merged:
             pa, pb = merged[-1]
             prev = text[pa:pb].rstrip()
-            if prev and prev[-1] not in ".!?…:\"'”’»)]" and text[a].islower():
+            open_sentence = bool(prev) and prev[-1] not in ".!?…:\"'”’»)]"
+            # A hard-wrapped line (one newline, no blank line) continues the sentence unless
+            # the line before is a heading or the new line starts a list item or heading.
+            wrapped = after_newline and not _is_block_line(last_line) and not _starts_block(line)
+            if open_sentence and (text[a].islower() or wrapped):
                 merged[-1] = (pa, b)
+                last_line = line
                 continue
         merged.append((a, b))
+        last_line = line
     return merged
+
+
+# Lines that stand alone: list items ("-", "*", "•", "3.", "(a)"), markdown headings, quotes, tables.
+_BLOCK_START = re.compile(r"(?:[-*+•▪◦>#|]|\d{1,3}[.)]|\(?[a-zA-Z0-9]{1,3}\))(?:\s|$)|#")
+_HEADING_MAX = 40  # a wrapped prose line runs far longer than a heading or a title
+
+
+def _starts_block(line: str) -> bool:
+    return bool(_BLOCK_START.match(line))
+
+
+def _is_block_line(line: str) -> bool:
+    """Headings and titles: short, all capitals, or marked up as a heading or list item."""
+    return len(line) < _HEADING_MAX or line.isupper() or _starts_block(line)
 
 
 def _next_non_space(text: str, pos: int, end: int) -> int | None:

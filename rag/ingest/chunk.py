@@ -79,8 +79,11 @@ def chunk_document(
         groups.append((i, j))
         if j + 1 >= len(units):
             break
-        # Repeat the last sentences in the next chunk, but always move forward.
+        # Repeat the last sentences in the next chunk, but always move forward, and only as many
+        # as fit beside the next new sentence: a chunk that adds nothing is pure redundancy.
         i = max(j + 1 - overlap_sentences, i + 1)
+        while i <= j and sum(unit_sizes[i : j + 2]) + (j + 1 - i) > max_tokens:
+            i += 1
 
     chunks = []
     for index, (i, j) in enumerate(groups):

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Bump when cleaning or chunking changes, so unchanged files are re-processed once.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass

@@ -32,6 +32,58 @@ def test_split_joins_a_paragraph_broken_mid_sentence() -> None:
     ]
 
 
+def test_split_joins_hard_wrapped_lines_into_one_sentence() -> None:
+    text = (
+        "The tenant may sublet the garden shed to any neighbour who agrees to keep\n"
+        "It locked at night and to return the key on request. Rent is due monthly.\n"
+        "Late payment carries a fee of five percent of the amount owed to the\n"
+        "Landlord, payable with the next instalment."
+    )
+    assert _sentences(text) == [
+        "The tenant may sublet the garden shed to any neighbour who agrees to keep\n"
+        "It locked at night and to return the key on request.",
+        "Rent is due monthly.",
+        "Late payment carries a fee of five percent of the amount owed to the\n"
+        "Landlord, payable with the next instalment.",
+    ]
+
+
+def test_split_keeps_headings_and_list_items_apart_from_wrapped_text() -> None:
+    text = (
+        "GARDEN SHED AGREEMENT\n"
+        "Terms of use\n"
+        "The shed is shared by every household on the street and nobody owns\n"
+        "Its contents outright:\n"
+        "1. Tools go back on the hooks\n"
+        "2. Seeds stay in the tin\n"
+        "- Bikes are not stored inside\n"
+        "# Keys\n"
+        "The spare key hangs by the door."
+    )
+    assert _sentences(text) == [
+        "GARDEN SHED AGREEMENT",
+        "Terms of use",
+        "The shed is shared by every household on the street and nobody owns\nIts contents outright:",
+        "1. Tools go back on the hooks",
+        "2. Seeds stay in the tin",
+        "- Bikes are not stored inside",
+        "# Keys",
+        "The spare key hangs by the door.",
+    ]
+
+
+def test_split_keeps_a_blank_line_before_a_capital_as_a_boundary() -> None:
+    text = "A caption under the picture of the harbour at dawn\n\nThe boats left early."
+    assert _sentences(text) == ["A caption under the picture of the harbour at dawn", "The boats left early."]
+
+
+def test_wrapped_spans_are_exact_slices() -> None:
+    text = "  First line of a long wrapped clause that keeps going on and\n   On to the end.  \n"
+    for a, b in split_sentences(text):
+        assert text[a:b] == text[a:b].strip()
+    assert _sentences(text) == ["First line of a long wrapped clause that keeps going on and\n   On to the end."]
+
+
 def test_stem_groups_inflections() -> None:
     assert {stem(w) for w in ("oppose", "opposes", "opposed", "opposing")} == {"oppos"}
     assert stem("apostates") == stem("apostate")
