@@ -33,7 +33,6 @@ from eval.report import REPORTS_DIR, EvalRun, format_markdown, format_table, pac
 from eval.scoring import METRICS, ItemResult, Judge, SystemRun, aggregate, score_item, short
 
 if TYPE_CHECKING:
-    from rag.embed import Embedder
     from rag.settings import Settings
     from rag.types import Answer
 
@@ -64,13 +63,6 @@ def _progress(items: Sequence[Mapping[str, Any]], desc: str, enabled: bool) -> I
     from tqdm import tqdm
 
     yield from tqdm(items, desc=desc, unit="q", file=sys.stderr, disable=not enabled, leave=False)
-
-
-def _judge_embedder(embedder: Embedder) -> Embedder:
-    """The support checker is calibrated for MiniLM: reuse the pipeline's if it is MiniLM."""
-    from rag.embed import MiniLMOnnx
-
-    return embedder if isinstance(embedder, MiniLMOnnx) else MiniLMOnnx()
 
 
 def _answer_all(
@@ -132,7 +124,6 @@ def run_suite(
     """
     from rag.pipeline import Pipeline
     from rag.settings import Settings
-    from rag.verify.support import SupportChecker
 
     t_start = time.perf_counter()
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -146,12 +137,11 @@ def run_suite(
         else:
             store_desc = str(settings.store.path)
         pipe = Pipeline.from_settings(settings)
-        if pipe.is_empty():
-            pipe.ingest()
+        pipe.ensure_corpus()
         if extra_docs:
             pipe.ingest([str(p) for p in extra_docs])
         pipe.warm()
-        judge = SupportChecker(_judge_embedder(pipe.embedder))
+        judge = pipe.judge.supports
         docs: dict[str, str] = {}
 
         def our_text(source: str) -> str:

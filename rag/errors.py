@@ -11,7 +11,12 @@ RagError
 │   │   └── StoreCorruptError    (the store's database is empty, truncated or not a database)
 │   ├── StoreBusyError           (another ingest holds the store's write lock; ``wait=False``)
 │   └── EmbeddingMismatchError   (vectors of another embedding model are in the store)
+├── DocumentNotFoundError     (also a LookupError) no stored document by that id, file name or path
 └── LLMError                 the LLM endpoint failed (``ask`` falls back to extractive answers)
+    ├── LLMAuthError         the endpoint refused the API key or access to the model
+    ├── LLMTimeoutError      no answer within ``RAG_LLM_TIMEOUT``
+    ├── LLMRateLimitError    still 429 (rate limit / quota) after the retries
+    └── LLMUnreachableError  the endpoint cannot be reached (refused connection, DNS, TLS)
 """
 
 from __future__ import annotations
@@ -23,11 +28,16 @@ import store
 
 __all__ = [
     "ConfigError",
+    "DocumentNotFoundError",
     "EmbeddingMismatchError",
     "EmptyQuestionError",
     "IngestError",
     "InputError",
+    "LLMAuthError",
     "LLMError",
+    "LLMRateLimitError",
+    "LLMTimeoutError",
+    "LLMUnreachableError",
     "ModelFileError",
     "RagError",
     "StoreBusyError",
@@ -82,8 +92,28 @@ class EmbeddingMismatchError(StoreError):
     """The store holds vectors of another embedding model."""
 
 
+class DocumentNotFoundError(RagError, LookupError):
+    """No stored document matches the id, file name or path asked for."""
+
+
 class LLMError(RagError):
     """The LLM endpoint failed or is misconfigured."""
+
+
+class LLMAuthError(LLMError):
+    """The LLM endpoint refused the API key, or access to the model."""
+
+
+class LLMTimeoutError(LLMError):
+    """The LLM endpoint did not answer within the timeout."""
+
+
+class LLMRateLimitError(LLMError):
+    """The LLM endpoint kept answering 429 (rate limit or quota) after the retries."""
+
+
+class LLMUnreachableError(LLMError):
+    """The LLM endpoint cannot be reached."""
 
 
 _STORE_MAP: dict[type[Exception], type[StoreError]] = {

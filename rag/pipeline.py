@@ -1,108 +1,54 @@
-"""The pipeline object: one store, one embedder, one retriever and answerer, built from settings."""
+"""The pipeline: wiring of one store, embedder, corpus view, retriever and answerers, built from settings.
+
+Every part can be passed in (see :mod:`rag.protocols`); what is not passed is built lazily from
+the settings. The parts live where the data path puts them: :mod:`rag.corpus` (committed
+documents, the lexical index), :mod:`rag.retrieve.hybrid`, :mod:`rag.answer.extractive`,
+:mod:`rag.answer.generative` (LLM answers and their verification).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import logging
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.followup import HistoryItem, Turn, accept_rewrite, as_turns, condense_question
-from rag.embed import Embedder, make_embedder
-from rag.errors import ConfigError, EmptyQuestionError, IngestError, LLMError, RagError, translate_store_errors
+from rag.answer.followup import HistoryItem, as_turns, condense_question
+from rag.answer.question import clean_question, resolve_mode
+from rag.corpus import Corpus
+from rag.embed import make_embedder
+from rag.errors import ConfigError, DocumentNotFoundError, IngestError, LLMError, RagError, translate_store_errors
 from rag.ingest import IngestReport, check_seedable, ingest_paths
-from rag.ingest.nodes import adopt_foreign_nodes, ensure_node_format
-from rag.records import decode_flagged
+from rag.ingest.nodes import ensure_node_format
+from rag.protocols import Answerer, ChatModel, Embedder, SupportJudge
+from rag.records import document_from_record, document_info
 from rag.retrieve.aliases import load_aliases
-from rag.retrieve.hybrid import HybridRetriever
-from rag.retrieve.lexical import LexicalIndex, tokenizer_fingerprint
+from rag.retrieve.hybrid import HybridRetriever, Query
+from rag.retrieve.lexical import LexicalIndex
 from rag.settings import Settings
-from rag.text import clip_words
-from rag.types import Answer, Document, Flagged, RemovedLine, ScoredChunk, Source, StreamEvent
+from rag.types import Answer, Document, DocumentInfo, ScoredChunk, StreamEvent
 from rag.verify.cite import CANNOT_ANSWER, assemble, cited_sentences
 from store import StoreError, VectorStore, open_store, write_lock
 
 if TYPE_CHECKING:
-    from rag.llm.openai import ChatModel
+    from rag.answer.generative import GenerativeAnswerer
 
 __all__ = ["DocumentInfo", "Pipeline"]
 
-log = logging.getLogger("rag")
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """A stored document's metadata, as ``rag sources`` lists it."""
-
-    doc_id: str
-    source: str
-    path: str
-    meta: Source
-    chunks: int
-    chars: int
-    ingested_at: str
-    removed: tuple[RemovedLine, ...]
-    notes: tuple[str, ...]
-    #: Instruction-like sentences (character spans of the cleaned text; ``text`` is filled by ``document()``).
-    flagged: tuple[Flagged, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "doc_id": self.doc_id,
-            "source": self.source,
-            "path": self.path,
-            "title": self.meta.title,
-            "publisher": self.meta.publisher,
-            "author": self.meta.author,
-            "date": self.meta.date,
-            "language": self.meta.language,
-            "chunks": self.chunks,
-            "chars": self.chars,
-            "ingested_at": self.ingested_at,
-            "removed": [{"line": r.line, "rule": r.rule, "text": r.text} for r in self.removed],
-            "notes": list(self.notes),
-            "flagged": [{"start": f.start, "end": f.end, "rule": f.rule} for f in self.flagged],
-        }
-
-
-def _info(doc_id: str, m: Any) -> DocumentInfo:
-    def opt(key: str) -> str | None:
-        v = m.get(key)
-        return str(v) if v not in (None, "") else None
-
-    return DocumentInfo(
-        doc_id=doc_id,
-        source=str(m.get("source", "")),
-        path=str(m.get("path", "")),
-        meta=Source(
-            title=opt("title"),
-            publisher=opt("publisher"),
-            author=opt("author"),
-            date=opt("date"),
-            language=opt("language"),
-        ),
-        chunks=int(m.get("n_chunks", 0)),
-        chars=int(m.get("chars", 0)),
-        ingested_at=str(m.get("ingested_at", "")),
-        removed=tuple(
-            RemovedLine(line=int(a), rule=str(b), text=str(c)) for a, b, c in json.loads(str(m.get("removed", "[]")))
-        ),
-        notes=tuple(json.loads(str(m.get("notes", "[]")))),
-        flagged=decode_flagged(m),
-    )
-
 
 class Pipeline:
-    """Ingest documents and answer questions with verified citations; safe to share across threads."""
+    """Ingest documents and answer questions with verified citations; safe to share across threads.
+
+    ``embedder``, ``store``, ``chat_model``, ``judge`` and ``answerer`` replace the parts the
+    settings would build; ``llm`` takes a llama-index ``LLM`` (or a chat model) instead of
+    ``chat_model``; a given chat model answers in 'auto' mode without an endpoint setting.
+    ``corpus`` shares another pipeline's view of the same store (and its lexical index) instead
+    of reading it again.
+    """
 
     def __init__(
         self,
@@ -110,6 +56,10 @@ class Pipeline:
         *,
         embedder: Embedder | None = None,
         store: VectorStore | None = None,
+        chat_model: ChatModel | None = None,
+        judge: SupportJudge | None = None,
+        answerer: Answerer | None = None,
+        corpus: Corpus | None = None,
         llm: Any = None,
     ) -> None:
         self.settings = settings
@@ -122,25 +72,23 @@ class Pipeline:
             self.store.check_model(self.embedder.model_id, self.embedder.dim)
             #: What opening did to the store's chunk format (None: nothing), also logged to ``rag``.
             self.migration = ensure_node_format(self.store)
-        self._chunk_count = -1
-        self._outside_seen = -1
         self.aliases = load_aliases(settings.retrieve.aliases_path)
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
-        self._docs_at = 0.0
-        self._docs: dict[str, Any] | None = None
-        self._committed_ids: frozenset[str] = frozenset()
-        self._docs_version: str | None = None
-        self._answerer: ExtractiveAnswerer | None = None
-        self._answerer_index: LexicalIndex | None = None
-        self._lexical: LexicalIndex | None = None
-        # A given LLM (ours or any llama-index LLM) answers in 'auto' mode without an endpoint setting.
-        self._llm: ChatModel | None = _chat_model_of(llm) if llm is not None else None
-        self._llm_given = llm is not None
-        self._checker: Any = None
-        self.retriever = HybridRetriever(
-            self.store, self.embedder, self.aliases, settings.retrieve, self._lexical_index, self._committed
+        self.corpus = corpus or Corpus(
+            self.store, settings, self.aliases, embedder=self.embedder, ingest_lock=self._ingest_lock
         )
+        if chat_model is None and llm is not None:
+            chat_model = _chat_model_of(llm)
+        self._chat_model = chat_model
+        self._chat_model_given = chat_model is not None
+        self._judge = judge
+        self._answerer = answerer
+        self._built: tuple[LexicalIndex, ExtractiveAnswerer] | None = None
+        self.retriever = HybridRetriever(
+            self.store, self.embedder, self.aliases, settings.retrieve, self.corpus.lexical_index, self.corpus.committed
+        )
+        self.corpus.on_change.append(self.retriever.cache.clear)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Pipeline:
@@ -157,122 +105,56 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- corpus state -------------------------------------------------------
-    def _documents(self) -> dict[str, Any]:
+    # -- parts ------------------------------------------------------------------
+    @property
+    def chat_model(self) -> ChatModel:
+        """The LLM (built from ``settings.llm`` on first use; :class:`rag.errors.ConfigError` if none is set)."""
         with self._lock:
-            stale = time.monotonic() - self._docs_at > self.settings.store.refresh_seconds
-            if self._docs is None or stale:
-                with translate_store_errors():
-                    version = self.store.corpus_version()
-                    if self._docs is not None and self._unchanged_since_last_read(version):
-                        self._docs_at = time.monotonic()
-                        return self._docs
-                    docs = {d.id: d.metadata for d in self.store.documents()}
-                    if self._adopt_foreign(docs):
-                        version = self.store.corpus_version()
-                        docs = {d.id: d.metadata for d in self.store.documents()}
-                if self._docs is not None and docs != self._docs:
-                    # Another process (or server client) changed the corpus: rebuild the lexical index.
-                    self._lexical = None
-                    self.retriever.cache.clear()
-                if docs != self._docs:
-                    self._committed_ids = frozenset(docs)
-                self._docs = docs
-                self._docs_version = version
-                self._docs_at = time.monotonic()
-            return self._docs
+            if self._chat_model is None:
+                from rag.llm.openai import OpenAIChat
 
-    def _adopt_foreign(self, docs: dict[str, Any]) -> bool:
-        """Adopt nodes inserted through llama-index (more chunks than our documents account for)."""
-        count = self.store.count()
-        self._chunk_count = count
-        if count <= sum(int(m.get("n_chunks", 0)) for m in docs.values()) or count == self._outside_seen:
-            return False
-        if not self._ingest_lock.acquire(blocking=False):
-            return False  # an ingest is writing those chunks; look again at the next refresh
-        try:
-            from rag.ingest.writer import ingest_signature
+                self._chat_model = OpenAIChat(self.settings.llm)
+            return self._chat_model
 
-            signature = ingest_signature(self.settings, self.embedder.model_id)
-            try:
-                report = adopt_foreign_nodes(self.store, self.embedder, list(docs), signature=signature)
-            except StoreError as exc:
-                log.warning("rag: documents inserted through llama-index cannot be adopted: %s", exc)
-                report = None
-            self._outside_seen = count
-        finally:
-            self._ingest_lock.release()
-        if report is None:
-            return False
-        for doc_id, reason in report.refused:
-            log.warning("rag: llama-index document %s is not answerable: %s", doc_id, reason)
-        if report.adopted:
-            log.warning(
-                "rag: adopted %d document(s) inserted through llama-index (%d chunks): %s",
-                len(report.adopted),
-                report.chunks,
-                ", ".join(report.adopted),
-            )
-        return bool(report.adopted)
-
-    def _unchanged_since_last_read(self, version: str | None) -> bool:
-        """Whether the corpus is as last read, judged without reading every document's metadata."""
-        # llama-index writes chunks without touching our version token: a chunk count that moved says so.
-        if self._chunk_count >= 0 and self.store.count() != self._chunk_count:
-            return False
-        if version is not None:
-            return version == self._docs_version
-        # A store no writer of this version has touched: the same ids is the best cheap evidence
-        # (an in-place re-ingest by an older version goes unseen until the next change).
-        return self._docs_version is None and frozenset(self.store.document_ids()) == self._committed_ids
-
-    def _committed(self) -> frozenset[str]:
-        self._documents()
-        return self._committed_ids
-
-    def _signature(self) -> str:
-        docs = self._documents()
-        data = sorted((k, str(v.get("content_hash")), str(v.get("signature"))) for k, v in docs.items())
-        tok = tokenizer_fingerprint(self.settings.retrieve.aliases_path)
-        return hashlib.sha256(json.dumps([self.store.location, tok, data]).encode()).hexdigest()[:20]
-
-    def _cache_dir(self) -> Path:
-        base = self.settings.store.cache_dir
-        if base is None:
-            base = self.settings.store.path.parent / "cache" if self.settings.chroma.host else self.settings.store.path
-        return Path(base) / "lexical"
-
-    def _lexical_index(self) -> LexicalIndex:
+    @property
+    def judge(self) -> SupportJudge:
+        """The support judge that verifies LLM sentences (the eval suite's judge too)."""
         with self._lock:
-            if self._lexical is None:
-                sig = self._signature()
-                cache = self._cache_dir()
-                index = LexicalIndex.load(cache, sig)
-                if index is None:
-                    committed = self._committed()
-                    with translate_store_errors():
-                        # Streamed page by page: the corpus's texts are never all in memory at once.
-                        items = (
-                            (h.id, h.text) for h in self.store.iter_chunks() if h.metadata.get("doc_id") in committed
-                        )
-                        index = LexicalIndex.build(items, self.aliases)
-                    # A read-only cache folder only costs a rebuild next time.
-                    with contextlib.suppress(OSError):
-                        index.save(cache, sig)
-                self._lexical = index
-            return self._lexical
+            if self._judge is None:
+                from rag.embed import MINILM_MODEL_ID, MiniLMOnnx
+                from rag.verify.support import SupportChecker
 
-    def _invalidate(self) -> None:
+                # The judge's thresholds were calibrated on MiniLM vectors: always judge with MiniLM.
+                minilm = self.embedder if self.embedder.model_id == MINILM_MODEL_ID else MiniLMOnnx()
+                self._judge = SupportChecker(minilm)
+            return self._judge
+
+    @property
+    def answerer(self) -> Answerer:
+        """The extractive answerer (by default one per lexical index, whose idf it scores with)."""
+        if self._answerer is not None:
+            return self._answerer
+        index = self.corpus.lexical_index()
         with self._lock:
-            self._docs = None
-            self._lexical = None
-            self._docs_at = 0.0
-            self.retriever.cache.clear()
+            # Rebuilt only when the index is, so its per-chunk sentence cache survives questions.
+            if self._built is None or self._built[0] is not index:
+                a = self.settings.answer
+                built = ExtractiveAnswerer(
+                    self.aliases,
+                    index.idf,
+                    df=index.df,
+                    n_chunks=index.n_docs,
+                    max_sentences=a.max_sentences,
+                    min_evidence=a.min_evidence,
+                    cache_size=self.settings.retrieve.chunk_cache,
+                )
+                self._built = (index, built)
+            return self._built[1]
 
     def warm(self) -> Pipeline:
         """Load the model and indexes now, so the first question is as fast as the rest."""
         self.embedder.embed_query("warm up")
-        self._lexical_index()
+        self.corpus.lexical_index()
         return self
 
     # -- ingest ---------------------------------------------------------------
@@ -292,11 +174,7 @@ class Pipeline:
         """
         targets = [Path(p) for p in paths] if paths else [self.settings.ingest.seeds_path]
         # Questions keep being answered (from the corpus as it was) while an ingest runs.
-        with (
-            self._ingest_lock,
-            translate_store_errors(),
-            self._write_lock(wait),
-        ):
+        with self._ingest_lock, translate_store_errors(), self._write_lock(wait):
             if rebuild:
                 self.store.reset()
                 self.store.check_model(self.embedder.model_id, self.embedder.dim)
@@ -307,7 +185,7 @@ class Pipeline:
                 # about documents the crashed run committed without announcing them.
                 with contextlib.suppress(StoreError):  # the ingest's own error says more
                     self.store.mark_changed()
-                self._invalidate()
+                self.corpus.invalidate()
 
     def remove(self, key: str, *, delete_file: bool = False) -> DocumentInfo:
         """Remove a stored document (by id, file name or path); with ``delete_file`` its file too."""
@@ -319,7 +197,7 @@ class Pipeline:
             finally:
                 with contextlib.suppress(StoreError):
                     self.store.mark_changed()
-                self._invalidate()
+                self.corpus.invalidate()
         if delete_file:
             try:
                 Path(info.path).unlink(missing_ok=True)
@@ -342,19 +220,13 @@ class Pipeline:
             self.store.delete_documents([info.doc_id])
         return self.ingest([path])
 
-    def _info(self, key: str) -> DocumentInfo:
-        for info in self.sources():
-            if key in (info.doc_id, info.source, info.path):
-                return info
-        raise RagError(f"no document {key!r} in the store; see `rag sources`")
-
     def _write_lock(self, wait: bool = True) -> contextlib.AbstractContextManager[None]:
         """The store's cross-process write lock (one writing process at a time)."""
         folder: Path | None = getattr(self.store, "folder", None)
         if folder is None and self.settings.chroma.host:
             # Locked beside the local cache: that serialises this machine's writers only, since a
             # Chroma server offers no lock of its own.
-            folder = self._cache_dir().parent
+            folder = self.corpus.cache_dir().parent
         return write_lock(folder, self.store.location, wait=wait, notify=_tell)
 
     def ensure_corpus(
@@ -378,38 +250,35 @@ class Pipeline:
 
     def is_empty(self) -> bool:
         """True when no document has been ingested."""
-        return not self._documents()
+        return self.corpus.is_empty()
 
     # -- sources --------------------------------------------------------------
     def sources(self) -> list[DocumentInfo]:
         """Every ingested document with its metadata and chunk count."""
-        return sorted((_info(k, v) for k, v in self._documents().items()), key=lambda d: d.path)
+        return sorted((document_info(k, v) for k, v in self.corpus.documents().items()), key=lambda d: d.path)
 
-    def document(self, key: str) -> Document:
-        """A stored document (by id, file name or path) with its cleaned text."""
+    def _info(self, key: str) -> DocumentInfo:
         for info in self.sources():
             if key in (info.doc_id, info.source, info.path):
-                with translate_store_errors():
-                    rec = self.store.document(info.doc_id)
-                if rec is None:
-                    break
-                return Document(
-                    doc_id=info.doc_id,
-                    source=info.source,
-                    path=info.path,
-                    text=rec.text,
-                    content_hash=str(rec.metadata.get("content_hash", "")),
-                    meta=info.meta,
-                    removed=info.removed,
-                    notes=info.notes,
-                    flagged=decode_flagged(rec.metadata, rec.text),
-                )
-        raise RagError(f"no document {key!r} in the store; see `rag sources`")
+                return info
+        raise DocumentNotFoundError(f"no document {key!r} in the store; see `rag sources`")
+
+    def document(self, key: str) -> Document:
+        """A stored document (by id, file name or path) with its cleaned text.
+
+        Raises :class:`rag.errors.DocumentNotFoundError` when no document matches.
+        """
+        info = self._info(key)
+        with translate_store_errors():
+            rec = self.store.document(info.doc_id)
+        if rec is None:
+            raise DocumentNotFoundError(f"no document {key!r} in the store; see `rag sources`")
+        return document_from_record(rec)
 
     # -- llama-index ------------------------------------------------------------
     def retrieve(self, question: str, *, top_k: int | None = None) -> list[ScoredChunk]:
         """The top-k chunks for ``question`` (hybrid retrieval, name variants), best first."""
-        q, _ = self._clean_question(question)
+        q, _ = clean_question(question, self.settings.answer.max_question_chars)
         if self.is_empty():
             return []
         with translate_store_errors():
@@ -434,49 +303,6 @@ class Pipeline:
         return CitedChatEngine(self, top_k=top_k, mode=mode)
 
     # -- questions --------------------------------------------------------------
-    def _clean_question(self, question: str) -> tuple[str, str | None]:
-        if not isinstance(question, str):
-            raise EmptyQuestionError(f"the question must be a string, not {type(question).__name__}")
-        q = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t")
-        q = " ".join(q.split())
-        if not q:
-            raise EmptyQuestionError(
-                'the question is empty: ask something, e.g. rag ask "Why does ISKP oppose the Taliban?"'
-            )
-        limit = self.settings.answer.max_question_chars
-        if len(q) > limit:
-            notice = f"The question was {len(q):,} characters long; only its first {limit:,} were used."
-            # At a word boundary: a word cut in two ("…Tal") would be searched as a word of its own.
-            return clip_words(q, limit), notice
-        return q, None
-
-    def _resolve_mode(self, mode: str | None) -> str:
-        mode = mode or self.settings.answer.mode
-        if mode not in ("auto", "extractive", "llm"):
-            raise ConfigError(f"unknown answer mode {mode!r}; use auto, extractive or llm")
-        if mode == "auto":
-            return "llm" if self._llm_given or self.settings.llm.configured() else "extractive"
-        return mode
-
-    def _chat_model(self) -> ChatModel:
-        with self._lock:
-            if self._llm is None:
-                from rag.llm.openai import OpenAIChat
-
-                self._llm = OpenAIChat(self.settings.llm)
-            return self._llm
-
-    def _support_checker(self) -> Any:
-        with self._lock:
-            if self._checker is None:
-                from rag.embed import MINILM_MODEL_ID, MiniLMOnnx
-                from rag.verify.support import SupportChecker
-
-                # The judge's thresholds were calibrated on MiniLM vectors: always judge with MiniLM.
-                judge = self.embedder if self.embedder.model_id == MINILM_MODEL_ID else MiniLMOnnx()
-                self._checker = SupportChecker(judge)
-            return self._checker
-
     def ask(
         self,
         question: str,
@@ -514,56 +340,66 @@ class Pipeline:
         text not yet verified, for display only), then one final ``answer``.
         """
         t0 = time.perf_counter()
-        q, notice = self._clean_question(question)
-        resolved = self._resolve_mode(mode)
+        q, notice = clean_question(question, self.settings.answer.max_question_chars)
+        resolved = resolve_mode(mode, self.settings, llm_given=self._chat_model_given)
         turns = as_turns(history)
-        timings: dict[str, float] = {}
         if self.is_empty():
-            empty = Answer(
-                question=q,
-                text=CANNOT_ANSWER,
-                citations=[],
-                retrieved=[],
-                abstained=True,
-                mode="extractive",
-                notice="The document store is empty: run `rag ingest` first.",
-                timings_ms={"total": (time.perf_counter() - t0) * 1000},
-            )
-            yield StreamEvent(kind="delta", text=CANNOT_ANSWER)
-            yield StreamEvent(kind="answer", text=empty.text, answer=empty)
+            yield from _empty_store_answer(q, t0)
             return
         notices = [notice] if notice else []
-        llm: ChatModel | None = None
-        if resolved == "llm":
-            try:
-                llm = self._chat_model()
-            except RagError as exc:
-                notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
+        timings: dict[str, float] = {}
+        writer = self._generative(notices) if resolved == "llm" else None
         standalone = q
         if turns:
             standalone = condense_question(q, turns, self.aliases)
-            if llm is not None and standalone != q:
-                standalone = self._condense_with_llm(llm, q, turns, standalone, timings)
-        with translate_store_errors():
-            t = time.perf_counter()
-            query = self.retriever.prepare(standalone)
-            timings["embed"] = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            retrieved = self.retriever.retrieve(query, top_k)
-            timings["retrieve"] = (time.perf_counter() - t) * 1000
+            if writer is not None and standalone != q:
+                standalone = writer.condense(q, turns, standalone, timings)
+        query, retrieved = self._retrieve(standalone, top_k, timings)
         common: dict[str, Any] = {
             "question": q,
             "retrieved": retrieved,
             "standalone_question": standalone if standalone != q else None,
         }
-        if llm is not None:
+        if writer is not None:
             try:
-                yield from self._answer_llm(llm, standalone, retrieved, timings, t0, notices, common)
+                yield from writer.stream(standalone, retrieved, timings=timings, t0=t0, notices=notices, common=common)
                 return
             except LLMError as exc:
                 notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
+        yield from self._extractive_events(query, retrieved, timings, t0, notices, common)
+
+    def _generative(self, notices: list[str]) -> GenerativeAnswerer | None:
+        """The LLM answer writer, or None (with a notice) when no LLM can be built."""
+        from rag.answer.generative import GenerativeAnswerer
+
+        try:
+            llm = self.chat_model
+        except RagError as exc:
+            notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
+            return None
+        return GenerativeAnswerer(llm, self.judge, strict=self.settings.strict)
+
+    def _retrieve(self, question: str, top_k: int | None, timings: dict[str, float]) -> tuple[Query, list[ScoredChunk]]:
+        with translate_store_errors():
+            t = time.perf_counter()
+            query = self.retriever.prepare(question)
+            timings["embed"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            retrieved = self.retriever.retrieve(query, top_k)
+            timings["retrieve"] = (time.perf_counter() - t) * 1000
+        return query, retrieved
+
+    def _extractive_events(
+        self,
+        query: Query,
+        retrieved: list[ScoredChunk],
+        timings: dict[str, float],
+        t0: float,
+        notices: list[str],
+        common: dict[str, Any],
+    ) -> Iterator[StreamEvent]:
         t = time.perf_counter()
-        selection = self._extractive().select(query, retrieved)
+        selection = self.answerer.select(query, retrieved)
         if selection.sentences:
             text, citations = assemble(selection.sentences)
         else:
@@ -588,104 +424,6 @@ class Pipeline:
         )
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
-    def _extractive(self) -> ExtractiveAnswerer:
-        index = self._lexical_index()
-        with self._lock:
-            # One answerer per lexical index (its idf), so its per-chunk sentence cache survives questions.
-            if self._answerer is None or self._answerer_index is not index:
-                self._answerer = ExtractiveAnswerer(
-                    self.aliases,
-                    index.idf,
-                    df=index.df,
-                    n_chunks=index.n_docs,
-                    max_sentences=self.settings.answer.max_sentences,
-                    min_evidence=self.settings.answer.min_evidence,
-                    cache_size=self.settings.retrieve.chunk_cache,
-                )
-                self._answerer_index = index
-            return self._answerer
-
-    def _condense_with_llm(
-        self, llm: ChatModel, q: str, turns: Sequence[Turn], fallback: str, timings: dict[str, float]
-    ) -> str:
-        from rag.answer.prompts import condense_messages
-
-        t = time.perf_counter()
-        # The model sees the answered turns only, as the rule does.
-        history = [turn.question for turn in turns if turn.answered]
-        try:
-            text = "".join(llm.stream(condense_messages(q, history), max_tokens=64)).strip()
-        except LLMError:
-            return fallback
-        finally:
-            timings["condense"] = (time.perf_counter() - t) * 1000
-        text = text.splitlines()[0].strip().strip('"') if text else ""
-        # A small model may answer instead of rewriting, or hand back an earlier question: keep the rule's version.
-        return text if accept_rewrite(text, q, turns) else fallback
-
-    def _answer_llm(
-        self,
-        llm: ChatModel,
-        question: str,
-        retrieved: list[ScoredChunk],
-        timings: dict[str, float],
-        t0: float,
-        notices: list[str],
-        common: dict[str, Any],
-    ) -> Iterator[StreamEvent]:
-        from rag.answer.prompts import build_messages
-        from rag.verify.verifier import Verifier, looks_like_sentinel, split_completed
-
-        verifier = Verifier(self._support_checker(), retrieved, strict=self.settings.strict)
-        buffer = ""
-        emitted = 0
-        t = time.perf_counter()
-        for piece in llm.stream(build_messages(question, retrieved)):
-            buffer += piece
-            yield StreamEvent(kind="token", text=piece)
-            done, buffer = split_completed(buffer)
-            for sentence, numbers in done:
-                kept = verifier.add(sentence, numbers)
-                if kept is not None:
-                    yield StreamEvent(kind="delta", text=kept if emitted == 0 else " " + kept)
-                    emitted += 1
-        for sentence, numbers in cited_sentences(buffer):
-            kept = verifier.add(sentence, numbers)
-            if kept is not None:
-                yield StreamEvent(kind="delta", text=kept if emitted == 0 else " " + kept)
-                emitted += 1
-        result = verifier.finish()
-        usage = llm.last
-        timings["llm"] = (time.perf_counter() - t) * 1000
-        if usage.first_token_ms is not None:
-            timings["llm_first_token"] = usage.first_token_ms
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        if result.abstained and not looks_like_sentinel(usage.text):
-            notices.append("No sentence of the LLM's answer could be verified against the sources.")
-        if result.removed or result.reattributed:
-            notices.append(
-                f"Verification removed {result.removed} unsupported citation(s)"
-                + (f" and re-attributed {result.reattributed} sentence(s)" if result.reattributed else "")
-                + "."
-            )
-        answer = Answer(
-            text=result.text,
-            citations=result.citations,
-            abstained=result.abstained,
-            mode="llm",
-            timings_ms=timings,
-            notice=" ".join(notices) or None,
-            unverified=result.unverified,
-            usage={
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "citations_removed": result.removed,
-                "sentences_reattributed": result.reattributed,
-            },
-            **common,
-        )
-        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
-
 
 def _chat_model_of(llm: Any) -> ChatModel:
     """Our chat model as given, or a llama-index ``LLM`` behind the adapter."""
@@ -697,6 +435,21 @@ def _chat_model_of(llm: Any) -> ChatModel:
     if callable(getattr(llm, "stream", None)):
         return llm  # type: ignore[no-any-return]
     raise ConfigError(f"llm= takes a llama_index.core.llms.LLM or a rag chat model, not {type(llm).__name__}")
+
+
+def _empty_store_answer(question: str, t0: float) -> Iterator[StreamEvent]:
+    empty = Answer(
+        question=question,
+        text=CANNOT_ANSWER,
+        citations=[],
+        retrieved=[],
+        abstained=True,
+        mode="extractive",
+        notice="The document store is empty: run `rag ingest` first.",
+        timings_ms={"total": (time.perf_counter() - t0) * 1000},
+    )
+    yield StreamEvent(kind="delta", text=CANNOT_ANSWER)
+    yield StreamEvent(kind="answer", text=empty.text, answer=empty)
 
 
 def _tell(message: str) -> None:

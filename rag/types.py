@@ -10,7 +10,9 @@ __all__ = [
     "Chunk",
     "Citation",
     "Document",
+    "DocumentInfo",
     "Flagged",
+    "Query",
     "Quote",
     "RemovedLine",
     "ScoredChunk",
@@ -109,6 +111,17 @@ class Chunk:
     def title(self) -> str:
         """The document title, or the file name when unknown."""
         return self.meta.title or self.source
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for retrieval: the text encoded, lexical tokens and its vector."""
+
+    text: str
+    dense_text: str
+    tokens: tuple[str, ...]
+    #: The L2-normalised embedding of ``dense_text`` (a numpy array).
+    vector: Any = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -236,3 +249,39 @@ class StreamEvent:
     kind: str
     text: str = ""
     answer: Answer | None = None
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A stored document's metadata, as ``rag sources`` lists it."""
+
+    doc_id: str
+    source: str
+    path: str
+    meta: Source
+    chunks: int
+    chars: int
+    ingested_at: str
+    removed: tuple[RemovedLine, ...]
+    notes: tuple[str, ...]
+    #: Instruction-like sentences (character spans of the cleaned text; ``text`` is filled by ``document()``).
+    flagged: tuple[Flagged, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "path": self.path,
+            "title": self.meta.title,
+            "publisher": self.meta.publisher,
+            "author": self.meta.author,
+            "date": self.meta.date,
+            "language": self.meta.language,
+            "chunks": self.chunks,
+            "chars": self.chars,
+            "ingested_at": self.ingested_at,
+            "removed": [{"line": r.line, "rule": r.rule, "text": r.text} for r in self.removed],
+            "notes": list(self.notes),
+            "flagged": [{"start": f.start, "end": f.end, "rule": f.rule} for f in self.flagged],
+        }

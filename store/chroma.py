@@ -33,6 +33,9 @@ T = TypeVar("T")
 #: Chroma refuses batches larger than 5,461 records.
 MAX_BATCH = 5000
 
+#: The chunk metadata key holding a chunk's document id (the store's own field, filtered on).
+DOC_ID_KEY = "doc_id"
+
 #: The embedded store's database file.
 SQLITE_NAME = "chroma.sqlite3"
 
@@ -82,6 +85,18 @@ def inspect_folder(path: Path) -> tuple[bool, str | None]:
 def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Scalar]:
     # Chroma metadata values must be scalars and never None.
     return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
+
+
+def _chunk_meta(record: Record | DocRecord) -> dict[str, Scalar]:
+    meta = _clean_meta(record.metadata)
+    if isinstance(record, Record):
+        meta[DOC_ID_KEY] = record.doc_id
+    return meta
+
+
+def _hit(id_: str, text: str | None, meta: Mapping[str, Any] | None) -> Hit:
+    rest = dict(meta or {})
+    return Hit(id=id_, text=text or "", doc_id=str(rest.pop(DOC_ID_KEY, "")), metadata=rest)
 
 
 class ChromaStore:
@@ -204,7 +219,7 @@ class ChromaStore:
                     ids=[r.id for r in batch],
                     embeddings=np.stack([r.vector for r in batch]).astype(np.float32),
                     documents=[r.text for r in batch],
-                    metadatas=[_clean_meta(r.metadata) for r in batch],
+                    metadatas=[_chunk_meta(r) for r in batch],
                 )
             )
 
@@ -212,24 +227,6 @@ class ChromaStore:
         """Upsert chunk records."""
         self._writable()
         self._upsert(self._chunks, records)
-
-    def query(self, vector: np.ndarray, k: int) -> list[Hit]:
-        """Nearest chunks by cosine similarity, best first."""
-        # Chroma 1.5 returns what it has when k exceeds the collection: no count round trip needed.
-        n = max(k, 1)
-        res = self._call(
-            lambda: self._chunks.query(
-                query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                n_results=n,
-                include=["documents", "metadatas", "distances"],
-            )
-        )
-        return [
-            Hit(id=i, text=t or "", metadata=m or {}, score=1.0 - float(d))
-            for i, t, m, d in zip(
-                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
-            )
-        ]
 
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the nearest chunks, best first."""
@@ -249,10 +246,7 @@ class ChromaStore:
         if not ids:
             return []
         res = self._call(lambda: self._chunks.get(ids=list(ids), include=["documents", "metadatas"]))
-        by_id = {
-            i: Hit(id=i, text=t or "", metadata=m or {})
-            for i, t, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
-        }
+        by_id = {i: _hit(i, t, m) for i, t, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)}
         return [by_id[i] for i in ids if i in by_id]
 
     def iter_chunks(self, batch: int = 1000) -> Iterator[Hit]:
@@ -268,7 +262,7 @@ class ChromaStore:
             )
             ids = res["ids"]
             for i, t, m in zip(ids, res["documents"], res["metadatas"], strict=True):
-                yield Hit(id=i, text=t or "", metadata=m or {})
+                yield _hit(i, t, m)
             if len(ids) < batch:
                 return
             offset += batch
@@ -285,12 +279,9 @@ class ChromaStore:
 
     def chunks_outside(self, doc_ids: Sequence[str]) -> list[Hit]:
         """Chunks whose metadata ``doc_id`` is none of ``doc_ids`` (unfinished ingests, other writers)."""
-        where = {"doc_id": {"$nin": list(doc_ids)}} if doc_ids else None
+        where = {DOC_ID_KEY: {"$nin": list(doc_ids)}} if doc_ids else None
         res = self._call(lambda: self._chunks.get(where=where, include=["documents", "metadatas"]))
-        return [
-            Hit(id=i, text=t or "", metadata=m or {})
-            for i, t, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
-        ]
+        return [_hit(i, t, m) for i, t, m in zip(res["ids"], res["documents"], res["metadatas"], strict=True)]
 
     def count(self) -> int:
         """Number of chunks."""
@@ -301,7 +292,7 @@ class ChromaStore:
         self._writable()
         if not doc_ids:
             return 0
-        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        where = {DOC_ID_KEY: doc_ids[0]} if len(doc_ids) == 1 else {DOC_ID_KEY: {"$in": list(doc_ids)}}
         res = self._call(lambda: self._chunks.get(where=where, include=[]))
         ids = res["ids"]
         for b in range(0, len(ids), MAX_BATCH):

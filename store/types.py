@@ -6,6 +6,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+__all__ = [
+    "DocRecord",
+    "EmbeddingMismatchError",
+    "Hit",
+    "Record",
+    "Scalar",
+    "StoreError",
+    "StoreUnavailableError",
+    "VectorStore",
+]
+
 import numpy as np
 
 Scalar = str | int | float | bool
@@ -29,11 +40,12 @@ class StoreCorruptError(StoreUnavailableError):
 
 @dataclass(frozen=True)
 class Record:
-    """One chunk: id, vector, text and flat metadata."""
+    """One chunk: id, vector, text, the id of its document, and flat metadata the store keeps opaque."""
 
     id: str
     vector: np.ndarray
     text: str
+    doc_id: str
     metadata: Mapping[str, Scalar] = field(default_factory=dict)
 
 
@@ -49,12 +61,12 @@ class DocRecord:
 
 @dataclass(frozen=True)
 class Hit:
-    """A stored chunk returned by a query or a lookup; ``score`` is cosine similarity."""
+    """A stored chunk returned by a lookup, with the id of its document."""
 
     id: str
     text: str
+    doc_id: str
     metadata: Mapping[str, Scalar]
-    score: float = 0.0
 
 
 class VectorStore(Protocol):
@@ -68,10 +80,6 @@ class VectorStore(Protocol):
 
     def add(self, records: Sequence[Record]) -> None:
         """Add or replace chunk records."""
-        ...
-
-    def query(self, vector: np.ndarray, k: int) -> list[Hit]:
-        """Return the k nearest chunks, best first."""
         ...
 
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
@@ -95,7 +103,7 @@ class VectorStore(Protocol):
         ...
 
     def chunks_outside(self, doc_ids: Sequence[str]) -> list[Hit]:
-        """Every chunk whose metadata ``doc_id`` is not one of ``doc_ids``."""
+        """Every chunk whose ``doc_id`` is not one of ``doc_ids``."""
         ...
 
     def marker(self, key: str) -> str | None:
@@ -107,7 +115,7 @@ class VectorStore(Protocol):
         ...
 
     def delete_doc_chunks(self, doc_ids: Sequence[str]) -> int:
-        """Delete every chunk whose metadata ``doc_id`` is one of ``doc_ids``; return how many."""
+        """Delete every chunk whose ``doc_id`` is one of ``doc_ids``; return how many."""
         ...
 
     def put_documents(self, docs: Sequence[DocRecord]) -> None:

@@ -6,7 +6,10 @@ import ipaddress
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -151,3 +154,46 @@ def make_corpus(folder: Path, n: int) -> None:
         k = i % max(len(paras), 1)
         body = "\n\n".join(paras[k:] + paras[:k])
         (folder / f"doc_{i:03d}.txt").write_text(f"Report number {i}\n\n{body}\n", encoding="utf-8")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_chroma_server(path: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start a real `chroma run` server on ``path`` and wait until its heartbeat answers."""
+    chroma = Path(sys.executable).parent / "chroma"
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("chroma run did not start")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """A `chroma run` server for the module: (port, data folder); stopped afterwards."""
+    path = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    proc = start_chroma_server(path, port)
+    try:
+        yield port, path
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -8,8 +8,9 @@ llama-index pipeline and the physical floor, each with its target and PASS/MISS:
   baseline — ``VectorStoreIndex`` over the same seeds, default ``SentenceSplitter``, the same ONNX
   embedder (:class:`rag.integrations.llama_index.OnnxMiniLMEmbedding`), ``ChromaVectorStore`` on a
   ``PersistentClient``, ``as_retriever(similarity_top_k=5).retrieve(q)`` — and with the floor:
-  one query embedding plus one top-5 query of our chunk collection (through our thin wrapper
-  ``store.query`` and through the raw Chroma collection). Warm-ups first; medians and p95.
+  one query embedding plus one top-5 query of our chunk collection (through our store layer, ids
+  then payloads as retrieval reads them, and through the raw Chroma collection). Warm-ups first;
+  medians and p95.
 * **Ingest** of the seeds into a fresh store, with and without the model load, and its throughput
   against the raw embedder on the very same chunk texts (``embedder.embed`` and
   ``embedder.embed_with_spans``, same batch size); plus a phase breakdown (read, clean, describe,

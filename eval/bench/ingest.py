@@ -4,7 +4,6 @@ and where the time goes (timing wrappers around the pipeline's steps)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -169,6 +168,7 @@ def bench_ingest(seeds: Path, workdir: Path, repeats: int, quiet: bool) -> tuple
     cold-start sections).
     """
     from rag.pipeline import Pipeline
+    from rag.records import sentence_spans
 
     load_before = load_avg()
     embedder, first = _first_ingest(seeds, workdir, quiet)
@@ -193,7 +193,7 @@ def bench_ingest(seeds: Path, workdir: Path, repeats: int, quiet: bool) -> tuple
             pipe = p
             for h in p.store.iter_chunks():
                 texts.append(h.text)
-                spans.append([(int(a), int(b)) for a, b in json.loads(str(h.metadata.get("sents", "[]")))])
+                spans.append(sentence_spans(h))
         else:
             p.close()
         t = time.perf_counter()

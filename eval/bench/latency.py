@@ -22,16 +22,15 @@ def uncached_twin(pipe: Pipeline) -> Pipeline:
 
     cfg = pipe.settings
     settings = cfg.model_copy(update={"retrieve": cfg.retrieve.model_copy(update={"chunk_cache": 0})})
-    twin = Pipeline(settings, embedder=pipe.embedder, store=pipe.store)
-    twin._lexical = pipe._lexical_index()  # measurement code: share, don't rebuild, the index
-    return twin
+    return Pipeline(settings, embedder=pipe.embedder, store=pipe.store, corpus=pipe.corpus)
 
 
 def ask_systems(
     pipe: Pipeline, phases: list[Mapping[str, float]], answered: list[bool] | None = None
 ) -> dict[str, Callable[[str], object]]:
     """``ours`` (recording each answer's phase timings, and whether it answered), ``ours_uncached``
-    and ``floor`` (one query embedding + one top-5 store query): the systems every latency run times."""
+    and ``floor`` (one query embedding + the store's top 5: ids, then their payloads): the systems
+    every latency run times."""
     embedder, store = pipe.embedder, pipe.store
     uncached = uncached_twin(pipe)
 
@@ -45,7 +44,7 @@ def ask_systems(
         uncached.ask(q)
 
     def floor(q: str) -> None:
-        store.query(embedder.embed_query(q), 5)
+        store.get([i for i, _ in store.nearest(embedder.embed_query(q), 5)])
 
     return {"ours": ours, "ours_uncached": ours_uncached, "floor": floor}
 

@@ -63,7 +63,7 @@ def _latency_rows(t: _Rows, lat: Mapping[str, Any]) -> None:
             f"{ms(lat['ours_uncached'])}; {r['ours_uncached_over_baseline']:.2f}×",
         )
     t.add("  llama-index retrieve(), top 5: median / p95", ms(lat["baseline"]))
-    t.add("  floor, embed + store.query(5): median / p95", ms(lat["floor"]))
+    t.add("  floor, embed + store top-5 (ids, then payloads): median / p95", ms(lat["floor"]))
     t.add("  floor, embed + raw Chroma query(5): median / p95", ms(lat["floor_raw"]))
     t.add("  query embedding alone: median / p95", ms(lat["embed"]))
     t.add("  ours / llama-index (medians)", f"{r['ours_over_baseline']:.2f}×", "≤ 1.00×", "ours_over_baseline")

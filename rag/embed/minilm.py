@@ -7,11 +7,12 @@ import threading
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.errors import ConfigError, ModelFileError
+from rag.protocols import Embedder, Span
 
 if TYPE_CHECKING:
     from rag.settings import Settings
@@ -27,34 +28,6 @@ __all__ = [
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-int8-onnx"
 TOKENIZER_DIR = Path(__file__).parents[1] / "models" / "all-MiniLM-L6-v2"
-
-Span = tuple[int, int]
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """What the pipeline needs from an embedding model."""
-
-    model_id: str
-    dim: int
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Return one L2-normalised float32 row per text."""
-        ...
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """Return the L2-normalised vector of one query."""
-        ...
-
-    def embed_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Return text vectors and, per text, one vector per character span (sentence vectors)."""
-        ...
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Return the model's token count of each text (special tokens excluded)."""
-        ...
 
 
 def _sha256(path: Path) -> str:

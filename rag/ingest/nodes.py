@@ -94,7 +94,7 @@ def foreign_nodes(store: VectorStore, committed: Sequence[str]) -> dict[str, lis
     for hit in store.chunks_outside(committed):
         m = hit.metadata
         if NODE_CONTENT in m and "embed_model" not in m:
-            out.setdefault(str(m.get("ref_doc_id") or m.get("doc_id") or hit.id), []).append(hit)
+            out.setdefault(str(m.get("ref_doc_id") or hit.doc_id or hit.id), []).append(hit)
     return out
 
 

@@ -27,7 +27,7 @@ from rag.ingest.clean import clean_text
 from rag.ingest.instructions import detect_instructions
 from rag.ingest.loaders import load_file
 from rag.ingest.metadata import extract_metadata, load_sidecar, merge
-from rag.records import encode_vectors, node_fields
+from rag.records import META_FIELDS, Key, chunk_meta, chunk_record, doc_record, relative_spans
 from rag.settings import Settings
 from rag.types import Chunk, Document
 from store import DocRecord, Record, VectorStore
@@ -267,76 +267,32 @@ def prepare_document(path: Path, settings: Settings, sidecar: dict[str, Any] | N
     )
 
 
-def _chunk_meta(doc: Document, c: Chunk, model_id: str) -> dict[str, Any]:
-    """A chunk's metadata, all but its sentence spans and vectors (which need the model)."""
-    return {
-        "doc_id": c.doc_id,
-        "source": c.source,
-        "path": doc.path,
-        "start": c.start,
-        "end": c.end,
-        "index": c.index,
-        "content_hash": doc.content_hash,
-        "embed_model": model_id,
-        "flagged": json.dumps(list(c.flagged), separators=(",", ":")) if c.flagged else None,
-        "title": c.meta.title,
-        "publisher": c.meta.publisher,
-        "author": c.meta.author,
-        "date": c.meta.date,
-        "language": c.meta.language,
-    }
-
-
 def _chunk_records(pairs: Sequence[tuple[Document, Chunk]], embedder: Embedder) -> tuple[list[Record], np.ndarray]:
-    rel = [[(a - c.start, b - c.start) for a, b in c.sentences] for _, c in pairs]
-    vecs, sent_vecs = embedder.embed_with_spans([c.text for _, c in pairs], rel)
-    records = []
-    for (doc, c), v, sv, spans in zip(pairs, vecs, sent_vecs, rel, strict=True):
-        meta = _chunk_meta(doc, c, embedder.model_id)
-        meta["sents"] = json.dumps(spans, separators=(",", ":"))
-        meta["svec"] = encode_vectors(sv)
-        meta.update(node_fields(c.chunk_id, c.doc_id, c.start, c.end, meta))
-        records.append(Record(id=c.chunk_id, vector=v, text=c.text, metadata=meta))
+    vecs, sent_vecs = embedder.embed_with_spans([c.text for _, c in pairs], [relative_spans(c) for _, c in pairs])
+    records = [
+        chunk_record(doc, c, v, sv, embedder.model_id) for (doc, c), v, sv in zip(pairs, vecs, sent_vecs, strict=True)
+    ]
     return records, vecs
 
 
 def _doc_record(doc: Document, total: np.ndarray, n_chunks: int, signature: str, model_id: str) -> DocRecord:
     mean = total / max(float(np.linalg.norm(total)), 1e-9)
-    meta: dict[str, Any] = {
-        "source": doc.source,
-        "path": doc.path,
-        "title": doc.meta.title,
-        "publisher": doc.meta.publisher,
-        "author": doc.meta.author,
-        "date": doc.meta.date,
-        "language": doc.meta.language,
-        "content_hash": doc.content_hash,
-        "signature": signature,
-        "embed_model": model_id,
-        "n_chunks": n_chunks,
-        "chars": len(doc.text),
-        "removed": json.dumps([[r.line, r.rule, r.text] for r in doc.removed], ensure_ascii=False),
-        "notes": json.dumps(list(doc.notes), ensure_ascii=False),
-        "flagged": json.dumps([[f.start, f.end, f.rule] for f in doc.flagged]) if doc.flagged else None,
-        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    return DocRecord(
-        id=doc.doc_id,
-        vector=mean.astype(np.float32),
-        text=doc.text,
-        metadata={k: v for k, v in meta.items() if v is not None},
+    return doc_record(
+        doc,
+        mean.astype(np.float32),
+        n_chunks=n_chunks,
+        signature=signature,
+        model_id=model_id,
+        ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-
-
-_META_FIELDS = ("title", "publisher", "author", "date", "language")
 
 
 def _unchanged(old: Mapping[str, Any], doc: Document, signature: str) -> bool:
     """Same text, same chunking and model, same metadata (an edited metadata.json re-ingests the file)."""
     return (
-        old.get("content_hash") == doc.content_hash
-        and old.get("signature") == signature
-        and all(old.get(f) == getattr(doc.meta, f) for f in _META_FIELDS)
+        old.get(Key.CONTENT_HASH) == doc.content_hash
+        and old.get(Key.SIGNATURE) == signature
+        and all(old.get(f) == getattr(doc.meta, f) for f in META_FIELDS)
     )
 
 
@@ -528,7 +484,7 @@ class _Writer:
         same = [
             c.chunk_id
             for st, c in pairs
-            if c.chunk_id in hits and _same_meta(hits[c.chunk_id], _chunk_meta(st.doc, c, self.embedder.model_id))
+            if c.chunk_id in hits and _same_meta(hits[c.chunk_id], chunk_meta(st.doc, c, self.embedder.model_id))
         ]
         return dict(self.store.vectors(same)) if same else {}  # type: ignore[attr-defined]
 
@@ -571,9 +527,9 @@ def prune_missing(store: VectorStore, existing: dict[str, Any]) -> list[str]:
     """Remove documents whose files no longer exist."""
     # Documents inserted through llama-index have no file of ours to check.
     gone = {
-        doc_id: str(meta.get("path"))
+        doc_id: str(meta.get(Key.PATH))
         for doc_id, meta in existing.items()
-        if meta.get("origin") != "llama-index" and not Path(str(meta.get("path", ""))).exists()
+        if meta.get(Key.ORIGIN) != "llama-index" and not Path(str(meta.get(Key.PATH, ""))).exists()
     }
     store.delete_documents(list(gone))
     store.delete_doc_chunks(list(gone))

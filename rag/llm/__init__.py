@@ -1,1 +1,5 @@
-"""Chat models that write answers (the verifier checks every sentence they write)."""
+"""The LLM layer: the OpenAI-compatible chat client and the per-call streamed completion."""
+
+from rag.llm.completion import StreamedCompletion
+
+__all__ = ["StreamedCompletion"]

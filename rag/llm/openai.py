@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
-from rag.errors import ConfigError, LLMError
+from rag.errors import (
+    ConfigError,
+    LLMAuthError,
+    LLMError,
+    LLMRateLimitError,
+    LLMTimeoutError,
+    LLMUnreachableError,
+)
+from rag.llm.completion import StreamedCompletion
+from rag.protocols import ChatModel, Completion
 from rag.settings import LLMSettings
 
-__all__ = ["ChatModel", "LLMResult", "OpenAIChat"]
-
-
-@dataclass
-class LLMResult:
-    """Text and usage of one completion."""
-
-    text: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    first_token_ms: float | None = None
-    total_ms: float = 0.0
-
-
-class ChatModel(Protocol):
-    """What the pipeline needs from an LLM: complete, or stream text pieces then report usage."""
-
-    model: str
-
-    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
-        """Yield text pieces; usage is available on ``last`` afterwards."""
-        ...
-
-    @property
-    def last(self) -> LLMResult:
-        """The usage and timing of the latest call."""
-        ...
+__all__ = ["ChatModel", "Completion", "OpenAIChat"]
 
 
 class OpenAIChat:
@@ -65,41 +46,35 @@ class OpenAIChat:
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
-        self._last = LLMResult()
-
-    @property
-    def last(self) -> LLMResult:
-        """The usage and timing of the latest call."""
-        return self._last
 
     def _error(self, exc: Exception) -> LLMError:
         o = self._openai
         where = f"{self.endpoint} (model {self.model!r})"
         if isinstance(exc, o.AuthenticationError):
-            return LLMError(
+            return LLMAuthError(
                 f"the LLM endpoint {self.endpoint} rejected the API key; check OPENAI_API_KEY / RAG_LLM_API_KEY"
             )
         if isinstance(exc, o.NotFoundError):
             return LLMError(f"unknown model or path at {where}; check RAG_LLM_MODEL / OPENAI_BASE_URL")
         if isinstance(exc, o.PermissionDeniedError):
-            return LLMError(f"the LLM endpoint {self.endpoint} refused access to model {self.model!r}")
+            return LLMAuthError(f"the LLM endpoint {self.endpoint} refused access to model {self.model!r}")
         if isinstance(exc, o.RateLimitError):
-            return LLMError(f"the LLM endpoint {where} kept answering 429 (rate limit / quota) after retries")
+            return LLMRateLimitError(f"the LLM endpoint {where} kept answering 429 (rate limit / quota) after retries")
         if isinstance(exc, o.APITimeoutError):
-            return LLMError(f"the LLM endpoint {where} did not answer within {self.settings.timeout:g} s")
+            return LLMTimeoutError(f"the LLM endpoint {where} did not answer within {self.settings.timeout:g} s")
         if isinstance(exc, o.APIConnectionError):
-            return LLMError(f"cannot reach the LLM endpoint {self.endpoint}: {exc.__cause__ or exc}")
+            return LLMUnreachableError(f"cannot reach the LLM endpoint {self.endpoint}: {exc.__cause__ or exc}")
         if isinstance(exc, o.APIStatusError):
             return LLMError(f"the LLM endpoint {where} failed with HTTP {exc.status_code} after retries")
         return LLMError(f"LLM call to {where} failed: {type(exc).__name__}: {exc}")
 
-    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
-        """Stream a chat completion's text; usage lands in :attr:`last`."""
-        t0 = time.perf_counter()
-        result = LLMResult()
-        self._last = result
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Completion:
+        """Start one streamed chat completion; it carries its own usage and timings."""
+        return StreamedCompletion(lambda out: self._pieces(out, messages, max_tokens))
+
+    def _pieces(self, out: StreamedCompletion, messages: list[dict[str, str]], max_tokens: int | None) -> Iterator[str]:
         try:
-            chunks = self._client.chat.completions.create(  # type: ignore[call-overload]
+            chunks: Any = self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.model,
                 messages=messages,
                 max_tokens=max_tokens or self.settings.max_tokens,
@@ -111,19 +86,13 @@ class OpenAIChat:
             with chunks:
                 for ch in chunks:
                     if ch.usage is not None:
-                        result.prompt_tokens = ch.usage.prompt_tokens or 0
-                        result.completion_tokens = ch.usage.completion_tokens or 0
-                    if ch.choices and ch.choices[0].delta.content:
-                        piece = ch.choices[0].delta.content
-                        if result.first_token_ms is None:
-                            result.first_token_ms = (time.perf_counter() - t0) * 1000
-                        result.text += piece
-                        yield piece
+                        out.prompt_tokens = ch.usage.prompt_tokens or 0
+                        out.completion_tokens = ch.usage.completion_tokens or 0
+                    if ch.choices:
+                        choice = ch.choices[0]
+                        if choice.finish_reason:
+                            out.finish_reason = choice.finish_reason
+                        if choice.delta.content:
+                            yield choice.delta.content
         except self._openai.OpenAIError as exc:
             raise self._error(exc) from exc
-        finally:
-            result.total_ms = (time.perf_counter() - t0) * 1000
-
-    def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
-        """The whole completion at once."""
-        return "".join(self.stream(messages, max_tokens=max_tokens))

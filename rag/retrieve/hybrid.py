@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,7 +12,7 @@ from rag.records import chunk_from_hit
 from rag.retrieve.aliases import Aliases
 from rag.retrieve.lexical import LexicalIndex, lexical_tokens
 from rag.settings import RetrieveSettings
-from rag.types import Chunk, ScoredChunk
+from rag.types import Chunk, Query, ScoredChunk
 from store import VectorStore
 
 __all__ = ["ALIAS_VECTOR_WEIGHT", "ChunkCache", "HybridRetriever", "Query", "mix_alias_vectors"]
@@ -67,16 +66,6 @@ def mix_alias_vectors(question: np.ndarray, displays: Sequence[np.ndarray], weig
     mixed = question + weight * np.sum(displays, axis=0)
     norm = float(np.linalg.norm(mixed))
     return (mixed / norm).astype(question.dtype) if norm > 0 else question
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question prepared for retrieval: the text encoded, lexical tokens and its vector."""
-
-    text: str
-    dense_text: str
-    tokens: tuple[str, ...]
-    vector: np.ndarray
 
 
 class HybridRetriever:

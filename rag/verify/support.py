@@ -56,15 +56,15 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.ingest.instructions import instruction_rule
+from rag.lru import LRU
 from rag.retrieve.aliases import Aliases, load_aliases
 from rag.text import STOPWORDS, content_words, normalize_text, split_sentences, stem
 from rag.verify.cite import strip_markers
@@ -88,8 +88,6 @@ __all__ = [
 
 PAIRS_PATH = Path(__file__).parents[1] / "data" / "support_pairs.jsonl"
 
-K = TypeVar("K")
-V = TypeVar("V")
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Name words match on their first letters, so "Afghan" and "Afghanistan", "Salafi" and "Salafist" agree.
@@ -176,26 +174,6 @@ def _verbatim(statement: str, candidate: str) -> bool:
     return False
 
 
-class _LRU(Generic[K, V]):
-    """A small least-recently-used map (callers hold the lock)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        if key in self._data:
-            self._data.move_to_end(key)
-            return self._data[key]
-        return None
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
-
-
 class SupportChecker:
     """Judges whether passages support a statement (embedding cosine + content-word overlap + numbers).
 
@@ -215,10 +193,11 @@ class SupportChecker:
         self.embedder = embedder
         self.thresholds = thresholds
         self.aliases = aliases if aliases is not None else load_aliases()
-        self._passages: _LRU[tuple[str, bool], _Candidates] = _LRU(cache_size)
-        self._statements: _LRU[str, _Statement] = _LRU(cache_size)
+        # Keyed "<windows 0/1>:<passage>": the same passage is split two ways.
+        self._passages: LRU[_Candidates] = LRU(cache_size)
+        self._statements: LRU[_Statement] = LRU(cache_size)
         # Sentence vectors by text: overlapping chunks and joined passages repeat sentences.
-        self._vectors: _LRU[str, np.ndarray] = _LRU(8 * cache_size)
+        self._vectors: LRU[np.ndarray] = LRU(8 * cache_size)
         self._lock = threading.Lock()
 
     # -- features -------------------------------------------------------------
@@ -236,7 +215,7 @@ class SupportChecker:
             vecs = self.embedder.embed([self.aliases.canonicalize(t) for t in missing])
             with self._lock:
                 for t, v in zip(missing, vecs, strict=True):
-                    self._vectors.put(t, v)
+                    self._vectors.set(t, v)
                     found[t] = v
         return np.stack([found[t] for t in texts])
 
@@ -258,11 +237,11 @@ class SupportChecker:
             text, normalize_text(text), self._terms(text), _numbers(text), vector, tuple(n for n in names if n)
         )
         with self._lock:
-            self._statements.put(text, st)
+            self._statements.set(text, st)
         return st
 
     def _candidates(self, passage: str, windows: bool) -> _Candidates:
-        key = (passage, windows)
+        key = f"{int(windows)}:{passage}"
         with self._lock:
             hit = self._passages.get(key)
         if hit is not None:
@@ -283,7 +262,7 @@ class SupportChecker:
             flagged=tuple(flagged),
         )
         with self._lock:
-            self._passages.put(key, cands)
+            self._passages.set(key, cands)
         return cands
 
     # -- judging --------------------------------------------------------------

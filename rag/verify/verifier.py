@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rag.types import Chunk, Citation, Quote, ScoredChunk
 from rag.verify.cite import CANNOT_ANSWER, citation_for, cited_sentences, is_cannot_answer, marker, strip_markers
+
+if TYPE_CHECKING:
+    from rag.protocols import SupportJudge
 
 __all__ = ["Verified", "Verifier", "looks_like_sentinel", "split_completed"]
 
@@ -40,7 +43,7 @@ class _Doc:
 class Verifier:
     """Checks each sentence's citations against its sources as sentences complete."""
 
-    def __init__(self, checker: Any, sources: Sequence[ScoredChunk], strict: bool = False) -> None:
+    def __init__(self, checker: SupportJudge, sources: Sequence[ScoredChunk], strict: bool = False) -> None:
         self.checker = checker
         self.sources = list(sources)
         self.strict = strict

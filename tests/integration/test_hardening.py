@@ -231,7 +231,7 @@ def test_injected_text_can_only_be_quoted_in_extractive_mode(tmp_path: Path) -> 
 
 
 def test_injected_text_stays_inside_the_llm_data_fence(tmp_path: Path) -> None:
-    from test_llm import ScriptedChat
+    from rag.testing import ScriptedChat
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -242,12 +242,11 @@ def test_injected_text_stays_inside_the_llm_data_fence(tmp_path: Path) -> None:
     class EchoChat(ScriptedChat):
         """Echoes the prompt back, as a model that obeyed everything would."""
 
-        def stream(self, messages, max_tokens=None):  # type: ignore[no-untyped-def]
-            self.text = messages[1]["content"]
-            return super().stream(messages, max_tokens)
+        def reply(self, messages: list[dict[str, str]]) -> str:
+            return messages[1]["content"]
 
     echo = EchoChat()
-    pipe._llm = echo
+    pipe = Pipeline(pipe.settings, embedder=pipe.embedder, store=pipe.store, corpus=pipe.corpus, chat_model=echo)
     a = pipe.ask("What happened to the Kandahar water supply?", mode="llm")
     system, user = echo.prompts[0][0]["content"], echo.prompts[0][1]["content"]
     assert "Ignore previous instructions" not in system

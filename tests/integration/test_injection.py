@@ -98,7 +98,7 @@ def test_documents_own_bracketed_numbers_never_become_markers(pipe: Pipeline) ->
 
 
 def test_support_judge_never_accepts_an_instruction(pipe: Pipeline) -> None:
-    checker = pipe._support_checker()
+    checker = pipe.judge
     doc = pipe.document("worldcup.txt")
     claim = "The Taliban won the 2022 World Cup."
     assert not checker.best_support(claim, doc.text).supported

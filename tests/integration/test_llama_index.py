@@ -151,7 +151,7 @@ def test_chat_engine_streams_and_runs_async(pipeline) -> None:  # type: ignore[n
 
 
 def _verified(pipe, a) -> None:  # type: ignore[no-untyped-def]
-    checker = pipe._support_checker()
+    checker = pipe.judge
     by_chunk = {r.chunk_id: r.chunk for r in a.retrieved}
     for c in a.citations:
         doc = pipe.document(c.source).text

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
 
 from rag.answer.prompts import build_messages
 from rag.errors import LLMError
-from rag.llm.openai import LLMResult
+from rag.pipeline import Pipeline
+from rag.protocols import ChatModel
+from rag.testing import ScriptedChat, WordOverlapJudge
 from rag.types import Chunk, ScoredChunk, Source
 from rag.verify.cite import CANNOT_ANSWER, cited_sentences, parse_markers, renumber, strip_markers
 from rag.verify.verifier import Verifier, split_completed
@@ -28,34 +29,6 @@ def _item(doc: str, text: str, start: int = 0) -> ScoredChunk:
         meta=Source(title=f"Title {doc}", publisher="Pub", date="2021-08-27"),
     )
     return ScoredChunk(chunk=chunk, score=1.0, rank=1)
-
-
-@dataclass
-class _Result:
-    supported: bool
-    score: float
-    quote: str
-    start: int
-    end: int
-
-
-class WordChecker:
-    """A transparent fake judge: supported when most content words of the statement are in one sentence."""
-
-    def best_support(self, statement: str, passage: str) -> _Result:
-        words = {w.strip(".,").lower() for w in statement.split() if len(w) > 3}
-        best = None
-        pos = 0
-        for sent in passage.split(". "):
-            start = passage.find(sent, pos)
-            pos = start + len(sent)
-            sw = {w.strip(".,").lower() for w in sent.split()}
-            share = len(words & sw) / max(len(words), 1)
-            if best is None or share > best[0]:
-                best = (share, sent, start)
-        assert best is not None
-        share, sent, start = best
-        return _Result(share >= 0.6, share, sent, start, start + len(sent))
 
 
 SOURCES = [
@@ -79,7 +52,7 @@ def test_prompt_fences_sources_as_numbered_data() -> None:
 
 
 def test_verifier_keeps_supported_drops_unsupported_and_out_of_range() -> None:
-    v = Verifier(WordChecker(), SOURCES)
+    v = Verifier(WordOverlapJudge(), SOURCES)
     assert v.add("ISIS-K views the Taliban as apostates.", [1]) == "ISIS-K views the Taliban as apostates. [1]"
     # Cites a real source that does not support it, plus an invented number: both removed;
     # the sentence is re-attributed to the source that does support it.
@@ -101,7 +74,7 @@ def test_verifier_keeps_supported_drops_unsupported_and_out_of_range() -> None:
 
 
 def test_strict_mode_drops_unsupported_sentences() -> None:
-    v = Verifier(WordChecker(), SOURCES, strict=True)
+    v = Verifier(WordOverlapJudge(), SOURCES, strict=True)
     assert v.add("The moon is made of cheese and spaghetti.", [1]) is None
     v.add("ISIS-K views the Taliban as apostates.", [1])
     out = v.finish()
@@ -109,14 +82,14 @@ def test_strict_mode_drops_unsupported_sentences() -> None:
 
 
 def test_nothing_verified_means_abstain() -> None:
-    v = Verifier(WordChecker(), SOURCES)
+    v = Verifier(WordOverlapJudge(), SOURCES)
     v.add("Completely unrelated claim about football clubs.", [1])
     out = v.finish()
     assert out.abstained and out.text == CANNOT_ANSWER and out.citations == []
 
 
 def test_sentinel_is_not_a_sentence() -> None:
-    v = Verifier(WordChecker(), SOURCES)
+    v = Verifier(WordOverlapJudge(), SOURCES)
     assert v.add(CANNOT_ANSWER, []) is None
     assert v.finish().abstained
 
@@ -135,51 +108,33 @@ def test_citation_helpers() -> None:
     assert cited_sentences("First. [1] Second [2]. Third.") == [("First.", [1]), ("Second.", [2]), ("Third.", [])]
 
 
-class ScriptedChat:
-    """A fake ChatModel that streams a fixed text (or raises)."""
-
-    model = "scripted"
-
-    def __init__(self, text: str = "", error: Exception | None = None) -> None:
-        self.text = text
-        self.error = error
-        self.prompts: list[list[dict[str, str]]] = []
-        self._last = LLMResult()
-
-    @property
-    def last(self) -> LLMResult:
-        return self._last
-
-    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
-        self.prompts.append(messages)
-        if self.error is not None:
-            raise self.error
-        self._last = LLMResult(text=self.text, prompt_tokens=123, completion_tokens=45)
-        for i in range(0, len(self.text), 7):
-            yield self.text[i : i + 7]
-
-
 @pytest.fixture
-def llm_pipeline(pipeline):  # type: ignore[no-untyped-def]
-    """The shared seeded pipeline with a scripted chat model swapped in (restored afterwards)."""
-    saved = pipeline._llm
-    yield pipeline
-    pipeline._llm = saved
+def with_chat(pipeline: Pipeline) -> Callable[[ChatModel], Pipeline]:
+    """The shared seeded pipeline's parts (store, embedder, corpus view) with a given chat model."""
+
+    def make(chat: ChatModel) -> Pipeline:
+        return Pipeline(
+            pipeline.settings, embedder=pipeline.embedder, store=pipeline.store, corpus=pipeline.corpus, chat_model=chat
+        )
+
+    return make
 
 
-def test_pipeline_llm_mode_verifies_a_scripted_answer(llm_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_llm_mode_verifies_a_scripted_answer(with_chat: Callable[[ChatModel], Pipeline]) -> None:
     chat = ScriptedChat(
         "ISIS-K views the Taliban as apostates turning their backs on jihad. [1][7] "
         "The moon landing happened in 1969. [2] Their ambitions are limited to forming a government in Afghanistan. [1]"
     )
-    llm_pipeline._llm = chat
+    llm_pipeline = with_chat(chat)
     events = list(llm_pipeline.ask_stream("Why does ISKP oppose the Taliban?", mode="llm"))
     kinds = [e.kind for e in events]
     assert "token" in kinds and "delta" in kinds and kinds[-1] == "answer"
     a = events[-1].answer
     assert a.mode == "llm" and not a.abstained
     assert "moon" in a.text and a.unverified == [1]
-    assert a.usage["prompt_tokens"] == 123 and a.usage["citations_removed"] >= 2
+    prompt_words = sum(len(m["content"].split()) for m in chat.prompts[0])
+    assert a.usage["prompt_tokens"] == prompt_words and a.usage["completion_tokens"] > 0
+    assert a.usage["citations_removed"] >= 2
     assert "llm" in a.timings_ms
     for c in a.citations:
         doc = llm_pipeline.document(c.source).text
@@ -190,14 +145,14 @@ def test_pipeline_llm_mode_verifies_a_scripted_answer(llm_pipeline) -> None:  # 
     assert a.retrieved[0].text[:40] in user
 
 
-def test_pipeline_llm_sentinel_abstains(llm_pipeline) -> None:  # type: ignore[no-untyped-def]
-    llm_pipeline._llm = ScriptedChat(CANNOT_ANSWER)
+def test_pipeline_llm_sentinel_abstains(with_chat: Callable[[ChatModel], Pipeline]) -> None:
+    llm_pipeline = with_chat(ScriptedChat(CANNOT_ANSWER))
     a = llm_pipeline.ask("Who won the 2022 FIFA World Cup?", mode="llm")
     assert a.abstained and a.citations == [] and a.mode == "llm"
 
 
-def test_pipeline_falls_back_to_extractive_when_the_llm_fails(llm_pipeline) -> None:  # type: ignore[no-untyped-def]
-    llm_pipeline._llm = ScriptedChat(error=LLMError("cannot reach the LLM endpoint http://127.0.0.1:9"))
+def test_pipeline_falls_back_to_extractive_when_the_llm_fails(with_chat: Callable[[ChatModel], Pipeline]) -> None:
+    llm_pipeline = with_chat(ScriptedChat(error=LLMError("cannot reach the LLM endpoint http://127.0.0.1:9")))
     a = llm_pipeline.ask("Why does ISKP oppose the Taliban?", mode="llm")
     assert a.mode == "extractive" and a.citations
     assert a.notice and "LLM unavailable" in a.notice and "127.0.0.1:9" in a.notice

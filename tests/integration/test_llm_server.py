@@ -90,7 +90,7 @@ def test_every_citation_reaching_the_answer_is_verified(llm_pipeline, question: 
     if a.abstained:
         assert a.citations == [] and a.unverified == []
         return
-    checker = llm_pipeline._support_checker()
+    checker = llm_pipeline.judge
     by_chunk = {r.chunk_id: r.chunk for r in a.retrieved}
     for c in a.citations:
         doc = _cleaned(llm_pipeline, c.source)

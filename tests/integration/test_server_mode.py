@@ -8,58 +8,17 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS
+from conftest import SEEDS, free_port, start_chroma_server
 
 from rag.errors import StoreUnavailableError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(path: Path, port: int) -> subprocess.Popen[bytes]:
-    chroma = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("chroma run did not start")
-        time.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    path = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    proc = _start(path, port)
-    try:
-        yield port, path
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 _opened: list[Pipeline] = []
@@ -106,15 +65,15 @@ def test_ingest_and_ask_through_a_chroma_server(chroma_server: tuple[int, Path],
 
 
 def test_server_data_survives_a_restart(tmp_path: Path) -> None:
-    port = _free_port()
-    proc = _start(tmp_path / "data", port)
+    port = free_port()
+    proc = start_chroma_server(tmp_path / "data", port)
     try:
         with Pipeline.from_settings(_server_settings(port, tmp_path)) as pipe:
             pipe.ingest()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    proc = _start(tmp_path / "data", port)
+    proc = start_chroma_server(tmp_path / "data", port)
     try:
         with Pipeline.from_settings(_server_settings(port, tmp_path)) as pipe:
             assert len(pipe.sources()) == 5
@@ -125,7 +84,7 @@ def test_server_data_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_server_down_is_a_clear_error_within_seconds(tmp_path: Path) -> None:
-    port = _free_port()  # nothing listens
+    port = free_port()  # nothing listens
     t0 = time.monotonic()
     with pytest.raises(StoreUnavailableError) as info:
         Pipeline.from_settings(_server_settings(port, tmp_path))
@@ -167,7 +126,7 @@ def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
 
 
 def test_cli_names_the_unreachable_server(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(RAG_CHROMA_HOST="127.0.0.1", RAG_CHROMA_PORT=str(port))
     r = subprocess.run(

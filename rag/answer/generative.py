@@ -1,0 +1,122 @@
+"""LLM-written answers: stream the model's text, verify each sentence as it completes, keep what holds.
+
+The model sees the retrieved chunks as numbered, fenced sources (:mod:`rag.answer.prompts`);
+whatever it writes, :class:`rag.verify.verifier.Verifier` keeps only citations the support judge
+confirms. Usage and timings come from the call's own completion, so concurrent answers stay apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rag.answer.followup import Turn, accept_rewrite
+from rag.answer.prompts import build_messages, condense_messages
+from rag.errors import LLMError
+from rag.protocols import ChatModel, Completion, SupportJudge
+from rag.types import Answer, ScoredChunk, StreamEvent
+from rag.verify.cite import cited_sentences
+from rag.verify.verifier import Verified, Verifier, looks_like_sentinel, split_completed
+
+__all__ = ["GenerativeAnswerer"]
+
+
+class GenerativeAnswerer:
+    """Writes answers with a chat model and verifies them with a support judge."""
+
+    def __init__(self, llm: ChatModel, judge: SupportJudge, *, strict: bool = False) -> None:
+        self.llm = llm
+        self.judge = judge
+        self.strict = strict
+
+    def condense(self, question: str, turns: Sequence[Turn], fallback: str, timings: dict[str, float]) -> str:
+        """A follow-up rewritten as a standalone question by the model (``fallback`` if it does not)."""
+        t = time.perf_counter()
+        # The model sees the answered turns only, as the rule does.
+        history = [turn.question for turn in turns if turn.answered]
+        try:
+            text = "".join(self.llm.stream(condense_messages(question, history), max_tokens=64)).strip()
+        except LLMError:
+            return fallback
+        finally:
+            timings["condense"] = (time.perf_counter() - t) * 1000
+        text = text.splitlines()[0].strip().strip('"') if text else ""
+        # A small model may answer instead of rewriting, or hand back an earlier question: keep the rule's version.
+        return text if accept_rewrite(text, question, turns) else fallback
+
+    def stream(
+        self,
+        question: str,
+        retrieved: list[ScoredChunk],
+        *,
+        timings: dict[str, float],
+        t0: float,
+        notices: list[str],
+        common: dict[str, Any],
+    ) -> Iterator[StreamEvent]:
+        """Events of one LLM answer: raw ``token``s, verified ``delta``s, then the ``answer``.
+
+        Raises :class:`LLMError` (before any ``delta``) when the endpoint fails, so the caller
+        can fall back to the extractive answer.
+        """
+        verifier = Verifier(self.judge, retrieved, strict=self.strict)
+        completion = self.llm.stream(build_messages(question, retrieved))
+        t = time.perf_counter()
+        yield from _verified_events(completion, verifier)
+        result = verifier.finish()
+        timings["llm"] = (time.perf_counter() - t) * 1000
+        if completion.first_token_ms is not None:
+            timings["llm_first_token"] = completion.first_token_ms
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        answer = _answer(result, completion, timings, notices, common)
+        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+
+
+def _verified_events(completion: Completion, verifier: Verifier) -> Iterator[StreamEvent]:
+    """Stream the completion, verifying each sentence once the next one has begun."""
+    buffer = ""
+    emitted = 0
+    for piece in completion:
+        buffer += piece
+        yield StreamEvent(kind="token", text=piece)
+        done, buffer = split_completed(buffer)
+        for sentence, numbers in done:
+            kept = verifier.add(sentence, numbers)
+            if kept is not None:
+                yield StreamEvent(kind="delta", text=kept if emitted == 0 else " " + kept)
+                emitted += 1
+    for sentence, numbers in cited_sentences(buffer):
+        kept = verifier.add(sentence, numbers)
+        if kept is not None:
+            yield StreamEvent(kind="delta", text=kept if emitted == 0 else " " + kept)
+            emitted += 1
+
+
+def _answer(
+    result: Verified, completion: Completion, timings: dict[str, float], notices: list[str], common: dict[str, Any]
+) -> Answer:
+    if result.abstained and not looks_like_sentinel(completion.text):
+        notices.append("No sentence of the LLM's answer could be verified against the sources.")
+    if result.removed or result.reattributed:
+        notices.append(
+            f"Verification removed {result.removed} unsupported citation(s)"
+            + (f" and re-attributed {result.reattributed} sentence(s)" if result.reattributed else "")
+            + "."
+        )
+    return Answer(
+        text=result.text,
+        citations=result.citations,
+        abstained=result.abstained,
+        mode="llm",
+        timings_ms=timings,
+        notice=" ".join(notices) or None,
+        unverified=result.unverified,
+        usage={
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "citations_removed": result.removed,
+            "sentences_reattributed": result.reattributed,
+        },
+        **common,
+    )

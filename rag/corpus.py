@@ -1,0 +1,184 @@
+"""The pipeline's view of the corpus: which documents are committed, and the lexical index over them.
+
+Readers poll a one-record corpus-version token (cheap) and re-read the document records only
+when it changes; when the corpus changed under them (another process or server client ingested)
+the lexical index is rebuilt and every ``on_change`` callback runs (the chunk caches).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from rag.errors import translate_store_errors
+from rag.protocols import Embedder
+from rag.records import Key
+from rag.retrieve.aliases import Aliases
+from rag.retrieve.lexical import LexicalIndex, tokenizer_fingerprint
+from rag.settings import Settings
+from store import Scalar, StoreError, VectorStore
+
+__all__ = ["Corpus"]
+
+DocMeta = Mapping[str, Scalar]
+
+log = logging.getLogger("rag")
+
+
+class Corpus:
+    """Committed documents of one store and the BM25 index over their chunks; thread-safe."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        settings: Settings,
+        aliases: Aliases,
+        *,
+        embedder: Embedder | None = None,
+        ingest_lock: threading.Lock | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.aliases = aliases
+        # Nodes inserted through llama-index are adopted (given a document record) with this
+        # embedder, under the ingest lock; without an embedder they stay invisible.
+        self._embedder = embedder
+        self._ingest_lock = ingest_lock or threading.Lock()
+        self._chunk_count = -1
+        self._outside_seen = -1
+        #: Called (under the corpus lock) whenever the corpus is found changed or is invalidated.
+        self.on_change: list[Callable[[], None]] = []
+        self._lock = threading.RLock()
+        self._docs_at = 0.0
+        self._docs: dict[str, DocMeta] | None = None
+        self._committed_ids: frozenset[str] = frozenset()
+        self._docs_version: str | None = None
+        self._lexical: LexicalIndex | None = None
+
+    def documents(self) -> dict[str, DocMeta]:
+        """Every committed document's record metadata by id (re-read at most every refresh period)."""
+        with self._lock:
+            stale = time.monotonic() - self._docs_at > self.settings.store.refresh_seconds
+            if self._docs is None or stale:
+                with translate_store_errors():
+                    version = self.store.corpus_version()
+                    if self._docs is not None and self._unchanged_since_last_read(version):
+                        self._docs_at = time.monotonic()
+                        return self._docs
+                    docs = {d.id: d.metadata for d in self.store.documents()}
+                    if self._adopt_foreign(docs):
+                        version = self.store.corpus_version()
+                        docs = {d.id: d.metadata for d in self.store.documents()}
+                if self._docs is not None and docs != self._docs:
+                    # Another process (or server client) changed the corpus: rebuild the lexical index.
+                    self._lexical = None
+                    self._changed()
+                if docs != self._docs:
+                    self._committed_ids = frozenset(docs)
+                self._docs = docs
+                self._docs_version = version
+                self._docs_at = time.monotonic()
+            return self._docs
+
+    def _adopt_foreign(self, docs: Mapping[str, DocMeta]) -> bool:
+        """Adopt nodes inserted through llama-index (more chunks than our documents account for)."""
+        count = self.store.count()
+        self._chunk_count = count
+        if self._embedder is None or count <= sum(int(m.get(Key.N_CHUNKS, 0)) for m in docs.values()):
+            return False
+        if count == self._outside_seen or not self._ingest_lock.acquire(blocking=False):
+            return False  # seen already, or an ingest is writing those chunks: look again at the next refresh
+        try:
+            from rag.ingest.nodes import adopt_foreign_nodes
+            from rag.ingest.writer import ingest_signature
+
+            signature = ingest_signature(self.settings, self._embedder.model_id)
+            try:
+                report = adopt_foreign_nodes(self.store, self._embedder, list(docs), signature=signature)
+            except StoreError as exc:
+                log.warning("rag: documents inserted through llama-index cannot be adopted: %s", exc)
+                return False
+            finally:
+                self._outside_seen = count
+        finally:
+            self._ingest_lock.release()
+        for doc_id, reason in report.refused:
+            log.warning("rag: llama-index document %s is not answerable: %s", doc_id, reason)
+        if report.adopted:
+            log.warning(
+                "rag: adopted %d document(s) inserted through llama-index (%d chunks): %s",
+                len(report.adopted),
+                report.chunks,
+                ", ".join(report.adopted),
+            )
+        return bool(report.adopted)
+
+    def _unchanged_since_last_read(self, version: str | None) -> bool:
+        """Whether the corpus is as last read, judged without reading every document's metadata."""
+        # llama-index writes chunks without touching our version token: a chunk count that moved says so.
+        if self._chunk_count >= 0 and self.store.count() != self._chunk_count:
+            return False
+        if version is not None:
+            return version == self._docs_version
+        # A store no writer of this version has touched: the same ids is the best cheap evidence
+        # (an in-place re-ingest by an older version goes unseen until the next change).
+        return self._docs_version is None and frozenset(self.store.document_ids()) == self._committed_ids
+
+    def committed(self) -> frozenset[str]:
+        """Ids of the documents whose ingest finished (chunks of others are invisible)."""
+        self.documents()
+        return self._committed_ids
+
+    def is_empty(self) -> bool:
+        """True when no document has been ingested."""
+        return not self.documents()
+
+    def _signature(self) -> str:
+        docs = self.documents()
+        data = sorted((k, str(v.get(Key.CONTENT_HASH)), str(v.get(Key.SIGNATURE))) for k, v in docs.items())
+        tok = tokenizer_fingerprint(self.settings.retrieve.aliases_path)
+        return hashlib.sha256(json.dumps([self.store.location, tok, data]).encode()).hexdigest()[:20]
+
+    def cache_dir(self) -> Path:
+        """Where the lexical index is cached on disk (beside the store, or ``store.cache_dir``)."""
+        base = self.settings.store.cache_dir
+        if base is None:
+            base = self.settings.store.path.parent / "cache" if self.settings.chroma.host else self.settings.store.path
+        return Path(base) / "lexical"
+
+    def lexical_index(self) -> LexicalIndex:
+        """The BM25 index of the committed chunks: from memory, the disk cache, or built now."""
+        with self._lock:
+            if self._lexical is None:
+                sig = self._signature()
+                cache = self.cache_dir()
+                index = LexicalIndex.load(cache, sig)
+                if index is None:
+                    committed = self.committed()
+                    with translate_store_errors():
+                        # Streamed page by page: the corpus's texts are never all in memory at once.
+                        items = ((h.id, h.text) for h in self.store.iter_chunks() if h.doc_id in committed)
+                        index = LexicalIndex.build(items, self.aliases)
+                    # A read-only cache folder only costs a rebuild next time.
+                    with contextlib.suppress(OSError):
+                        index.save(cache, sig)
+                self._lexical = index
+            return self._lexical
+
+    def invalidate(self) -> None:
+        """Forget everything read (after this process wrote to the store)."""
+        with self._lock:
+            self._docs = None
+            self._lexical = None
+            self._docs_at = 0.0
+            self._changed()
+
+    def _changed(self) -> None:
+        for callback in self.on_change:
+            callback()
