@@ -33,6 +33,7 @@ from eval.report import REPORTS_DIR, EvalRun, format_markdown, format_table, pac
 from eval.scoring import METRICS, ItemResult, Judge, SystemRun, aggregate, score_item, short
 
 if TYPE_CHECKING:
+    from rag.protocols import Embedder
     from rag.settings import Settings
     from rag.types import Answer
 

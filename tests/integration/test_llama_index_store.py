@@ -76,7 +76,7 @@ def test_llama_index_queries_a_store_rag_ingest_wrote(seeded_store: Path, tmp_pa
         assert node.get_content() == hit.text
         assert not {"svec", "sents", "start", "content_hash"} & set(node.metadata)
         assert set(node.metadata) <= {"source", "title", "publisher", "author", "date"}
-        assert node.ref_doc_id == hit.metadata["doc_id"]
+        assert node.ref_doc_id == hit.doc_id
         doc = pipe.document(node.metadata["source"]).text
         assert doc[node.start_char_idx : node.end_char_idx] == node.get_content()
     chat = index.as_chat_engine(chat_mode="condense_plus_context", llm=MockLLM(max_tokens=64))
@@ -116,7 +116,7 @@ def test_a_document_inserted_through_llama_index_is_adopted(seeded_store: Path, 
 def test_an_older_store_is_migrated_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:  # type: ignore[no-untyped-def]
     from llama_index.core.llms import MockLLM
 
-    import rag.ingest.writer as writer
+    import rag.records as records
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -124,7 +124,7 @@ def test_an_older_store_is_migrated_on_open(tmp_path: Path, monkeypatch: pytest.
     path = tmp_path / "store"
     pipe = _pipeline(path)
     with monkeypatch.context() as m:  # write chunks as the previous version did
-        m.setattr(writer, "node_fields", lambda *a, **k: {})
+        m.setattr(records, "node_fields", lambda *a, **k: {})
         pipe.ingest([docs])
     pipe.store.set_marker("node_format", "")
     assert not any("_node_content" in h.metadata for h in pipe.store.iter_chunks())

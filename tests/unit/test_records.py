@@ -35,11 +35,13 @@ CHUNK = Chunk(
     flagged=(1,),
 )
 
-#: The chunk and document metadata keys stores written before the codec existed hold (plus
-#: ``flagged``): reading old stores depends on these names.
+#: The chunk and document metadata keys stores written before the codec existed hold: reading
+#: existing stores depends on these names.
 LEGACY_CHUNK_KEYS = {
     "source", "path", "start", "end", "index", "content_hash", "embed_model", "sents", "svec", "flagged",
     "title", "publisher", "date",
+    # llama-index's node fields (its ChromaVectorStore reads our collection as TextNodes)
+    "_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id",
 }  # fmt: skip
 LEGACY_DOC_KEYS = {
     "source", "path", "title", "publisher", "date", "content_hash", "signature", "embed_model", "n_chunks",
@@ -59,7 +61,7 @@ def _encoded() -> tuple[Record, DocRecord]:
 def test_chunk_round_trip() -> None:
     rec, _ = _encoded()
     assert set(rec.metadata) == LEGACY_CHUNK_KEYS
-    assert rec.doc_id == "d1" and "doc_id" not in rec.metadata
+    assert rec.doc_id == "d1" and rec.metadata["ref_doc_id"] == "d1"
     back = chunk_from_hit(Hit(id=rec.id, text=rec.text, doc_id=rec.doc_id, metadata=rec.metadata), 16)
     assert back == CHUNK
     assert back.sentence_vectors is not None and back.sentence_vectors.shape == (2, 16)
