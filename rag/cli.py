@@ -167,7 +167,8 @@ def format_sources(a: Answer, show_retrieved: bool = False) -> str:
     ms = a.timings_ms.get("total")
     if ms is not None:
         out.append("")
-        out.append(f"({a.mode}, {ms:.0f} ms)")
+        served = f" · {a.served_model}" if a.served_model else ""
+        out.append(f"({a.mode}{served}, {ms:.0f} ms)")
     return "\n".join(out)
 
 

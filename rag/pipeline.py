@@ -9,6 +9,7 @@ documents, the lexical index), :mod:`rag.retrieve.hybrid`, :mod:`rag.answer.extr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import threading
 import time
@@ -361,14 +362,58 @@ class Pipeline:
             "standalone_question": standalone if standalone != q else None,
         }
         if writer is not None:
+            before = list(notices)
             try:
-                yield from writer.stream(standalone, retrieved, timings=timings, t0=t0, notices=notices, common=common)
-                return
+                written: Answer | None = None
+                for event in writer.stream(
+                    standalone, retrieved, timings=timings, t0=t0, notices=notices, common=common
+                ):
+                    if event.kind == "answer":
+                        written = event.answer
+                    else:
+                        yield event
             except LLMError as exc:
                 notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
+            else:
+                assert written is not None
+                yield from self._never_worse(written, query, retrieved, timings, t0, before, common)
+                return
         yield from extractive_events(
             self.answerer, query, retrieved, timings=timings, t0=t0, notices=notices, common=common
         )
+
+    def _never_worse(
+        self,
+        written: Answer,
+        query: Query,
+        retrieved: list[ScoredChunk],
+        timings: dict[str, float],
+        t0: float,
+        notices: list[str],
+        common: dict[str, Any],
+    ) -> Iterator[StreamEvent]:
+        """The LLM's answer, unless nothing of it verified and the extractive answer has something."""
+        if not written.abstained:
+            yield StreamEvent(kind="answer", text=written.text, answer=written)
+            return
+        # Nothing was streamed as a delta yet (unverified sentences wait for a verified one).
+        fallback = list(
+            extractive_events(self.answerer, query, retrieved, timings=timings, t0=t0, notices=[], common=common)
+        )
+        extractive = fallback[-1].answer
+        if extractive is None or extractive.abstained:
+            yield StreamEvent(kind="delta", text=written.text)
+            yield StreamEvent(kind="answer", text=written.text, answer=written)
+            return
+        yield from (e for e in fallback if e.kind == "delta")
+        notice = "No sentence of the LLM's answer could be verified against the sources; showing the extractive answer."
+        answer = dataclasses.replace(
+            extractive,
+            notice=" ".join([*notices, notice]),
+            usage=dict(written.usage),
+            served_model=written.served_model,
+        )
+        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
     def _generative(self, notices: list[str]) -> GenerativeAnswerer | None:
         """The LLM answer writer, or None (with a notice) when no LLM can be built."""

@@ -243,10 +243,14 @@ class ScriptedChat:
 
     model = "scripted"
 
-    def __init__(self, *texts: str, error: Exception | None = None, piece: int = 7) -> None:
+    def __init__(
+        self, *texts: str, error: Exception | None = None, piece: int = 7, finish_reason: str = "stop"
+    ) -> None:
         self.texts = list(texts) or [""]
         self.error = error
         self.piece = piece
+        #: What each completion reports at its end ("length": cut by ``max_tokens``).
+        self.finish_reason = finish_reason
         self.prompts: list[list[dict[str, str]]] = []
         self._lock = threading.Lock()
         self._calls = 0
@@ -270,7 +274,7 @@ class ScriptedChat:
             for i in range(0, len(text), self.piece):
                 out.completion_tokens += 1
                 yield text[i : i + self.piece]
-            out.finish_reason = "stop"
+            out.finish_reason = self.finish_reason
 
         return StreamedCompletion(pieces)
 

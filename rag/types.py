@@ -216,6 +216,8 @@ class Answer:
     standalone_question: str | None = None
     #: The best sentence score behind the answer: below ``answer.min_evidence`` the pipeline abstains.
     evidence: float | None = None
+    #: The model the LLM server reports serving (its ``/v1/models``), when an LLM was asked.
+    served_model: str | None = None
 
     def citation(self, n: int) -> Citation:
         """The citation numbered ``n``."""
@@ -239,6 +241,7 @@ class Answer:
             "usage": dict(self.usage),
             "standalone_question": self.standalone_question,
             "evidence": None if self.evidence is None else round(self.evidence, 4),
+            "served_model": self.served_model,
         }
 
 

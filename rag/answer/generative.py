@@ -7,8 +7,9 @@ confirms. Usage and timings come from the call's own completion, so concurrent a
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from rag.answer.followup import Turn, accept_rewrite
@@ -16,7 +17,7 @@ from rag.answer.prompts import build_messages, condense_messages
 from rag.errors import LLMError
 from rag.protocols import ChatModel, Completion, SupportJudge
 from rag.types import Answer, ScoredChunk, StreamEvent
-from rag.verify.cite import cited_sentences
+from rag.verify.cite import cited_sentences, parse_markers
 from rag.verify.verifier import Verified, Verifier, looks_like_sentinel, split_completed
 
 __all__ = ["GenerativeAnswerer"]
@@ -63,39 +64,84 @@ class GenerativeAnswerer:
         verifier = Verifier(self.judge, retrieved, strict=self.strict)
         completion = self.llm.stream(build_messages(question, retrieved))
         t = time.perf_counter()
-        yield from _verified_events(completion, verifier)
+        cut = yield from _verified_events(completion, verifier)
         result = verifier.finish()
         timings["llm"] = (time.perf_counter() - t) * 1000
         if completion.first_token_ms is not None:
             timings["llm_first_token"] = completion.first_token_ms
         timings["total"] = (time.perf_counter() - t0) * 1000
-        answer = _answer(result, completion, timings, notices, common)
+        answer = _answer(result, completion, timings, notices, common, cut=cut, served=served_model(self.llm))
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
 
-def _verified_events(completion: Completion, verifier: Verifier) -> Iterator[StreamEvent]:
-    """Stream the completion, verifying each sentence once the next one has begun."""
+def served_model(llm: ChatModel) -> str | None:
+    """The model the endpoint says it serves, when the chat model can ask (None otherwise)."""
+    ask = getattr(llm, "served_model", None)
+    name = ask() if callable(ask) else None
+    return name if isinstance(name, str) and name else None
+
+
+# A sentence that ends like one: terminal punctuation, then closing quotes or brackets.
+_COMPLETE = re.compile(r"[.!?…][\"'”’»)\]]*$")
+
+
+class _Deltas:
+    """The ``delta`` events of verified text; unverified sentences wait for the first verified one,
+    so an answer that ends with nothing verified has shown nothing (and can be replaced whole)."""
+
+    def __init__(self) -> None:
+        self.emitted = 0
+        self.held: list[str] = []
+
+    def events(self, kept: str | None) -> list[StreamEvent]:
+        if kept is None:
+            return []
+        if not parse_markers(kept):
+            self.held.append(kept)
+            return []
+        out = []
+        for text in [*self.held, kept]:
+            out.append(StreamEvent(kind="delta", text=text if self.emitted == 0 else " " + text))
+            self.emitted += 1
+        self.held = []
+        return out
+
+
+def _verified_events(completion: Completion, verifier: Verifier) -> Generator[StreamEvent, None, int]:
+    """Stream the completion, verifying each sentence once the next one has begun.
+
+    Returns how many sentences were left out because ``max_tokens`` cut them off mid-sentence.
+    """
     buffer = ""
-    emitted = 0
+    deltas = _Deltas()
     for piece in completion:
         buffer += piece
         yield StreamEvent(kind="token", text=piece)
         done, buffer = split_completed(buffer)
         for sentence, numbers in done:
-            kept = verifier.add(sentence, numbers)
-            if kept is not None:
-                yield StreamEvent(kind="delta", text=kept if emitted == 0 else " " + kept)
-                emitted += 1
-    for sentence, numbers in cited_sentences(buffer):
-        kept = verifier.add(sentence, numbers)
-        if kept is not None:
-            yield StreamEvent(kind="delta", text=kept if emitted == 0 else " " + kept)
-            emitted += 1
+            yield from deltas.events(verifier.add(sentence, numbers))
+    tail = cited_sentences(buffer)
+    cut = 0
+    if tail and completion.finish_reason == "length" and not _COMPLETE.search(tail[-1][0].rstrip()):
+        # Cut by the token limit: the unfinished sentence is never verified, cited or shown.
+        tail, cut = tail[:-1], 1
+    for sentence, numbers in tail:
+        yield from deltas.events(verifier.add(sentence, numbers))
+    return cut
 
 
 def _answer(
-    result: Verified, completion: Completion, timings: dict[str, float], notices: list[str], common: dict[str, Any]
+    result: Verified,
+    completion: Completion,
+    timings: dict[str, float],
+    notices: list[str],
+    common: dict[str, Any],
+    *,
+    cut: int = 0,
+    served: str | None = None,
 ) -> Answer:
+    if cut:
+        notices.append("The LLM's answer reached its token limit; the unfinished last sentence was left out.")
     if result.abstained and not looks_like_sentinel(completion.text):
         notices.append("No sentence of the LLM's answer could be verified against the sources.")
     if result.removed or result.reattributed:
@@ -117,6 +163,8 @@ def _answer(
             "completion_tokens": completion.completion_tokens,
             "citations_removed": result.removed,
             "sentences_reattributed": result.reattributed,
+            "sentences_cut": cut,
         },
+        served_model=served,
         **common,
     )

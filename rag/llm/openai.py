@@ -46,6 +46,27 @@ class OpenAIChat:
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
+        self._served: str | None = None
+
+    def served_model(self) -> str | None:
+        """The model the endpoint serves, from its ``/v1/models`` (asked once; None if it cannot say).
+
+        A custom server (llama.cpp, vLLM) answers with whatever it loaded, whatever ``model`` we send;
+        a model file path is shown by its file name.
+        """
+        if self._served is None:
+            name = ""
+            try:
+                models = self._client.with_options(
+                    timeout=min(self.settings.timeout, 10.0), max_retries=0
+                ).models.list()
+                ids = [m.id for m in models.data if getattr(m, "id", None)]
+                # Several models (a hosted API): the one we ask for, if listed, else we cannot tell.
+                name = ids[0] if len(ids) == 1 else (self.model if self.model in ids else "")
+            except self._openai.OpenAIError:
+                name = ""
+            self._served = name.rsplit("/", 1)[-1] if name.startswith("/") else name
+        return self._served or None
 
     def _error(self, exc: Exception) -> LLMError:
         o = self._openai

@@ -1,0 +1,92 @@
+"""LLM mode is never worse than extractive, and a sentence cut by max_tokens is never shown cited
+(the logic, with the doubles of rag.testing; the real llama.cpp server is in tests/integration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.testing import HashEmbedder, InMemoryStore, ScriptedChat, WordOverlapJudge
+from rag.verify.cite import CANNOT_ANSWER, cited_sentences
+
+DOC = (
+    "The Old Harbour Report\n\n"
+    "The harbour of Port Elland was dredged in 1998 to admit container ships. "
+    "Its lighthouse was automated in 2004 and no keeper has lived there since. "
+    "Fishing boats moved to the northern quay after the dredging."
+)
+QUESTION = "When was the lighthouse of Port Elland automated?"
+
+
+def _pipe(tmp_path: Path, chat: ScriptedChat) -> Pipeline:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text(DOC, encoding="utf-8")
+    settings = Settings(store={"path": tmp_path / "store"}, ingest={"seeds_path": folder})
+    pipe = Pipeline(settings, embedder=HashEmbedder(), store=InMemoryStore(), chat_model=chat, judge=WordOverlapJudge())
+    pipe.ensure_corpus()
+    return pipe
+
+
+def test_nothing_verified_gives_the_extractive_answer_with_a_notice(tmp_path: Path) -> None:
+    pipe = _pipe(tmp_path, ScriptedChat("Bananas are yellow and grow in bunches. Pears are green."))
+    extractive = pipe.ask(QUESTION, mode="extractive")
+    assert not extractive.abstained
+    events = list(pipe.ask_stream(QUESTION, mode="llm"))
+    answer = events[-1].answer
+    assert answer is not None and answer.text == extractive.text and answer.mode == "extractive"
+    assert answer.notice is not None and answer.notice.endswith("showing the extractive answer.")
+    assert answer.usage["completion_tokens"] > 0  # the LLM's cost is still reported
+    # The unverified sentences were never streamed: the deltas are exactly the answer shown.
+    assert "".join(e.text for e in events if e.kind == "delta") == answer.text
+
+
+def test_the_model_saying_it_cannot_answer_does_not_hide_the_extractive_answer(tmp_path: Path) -> None:
+    pipe = _pipe(tmp_path, ScriptedChat(CANNOT_ANSWER))
+    answer = pipe.ask(QUESTION, mode="llm")
+    assert not answer.abstained and answer.text == pipe.ask(QUESTION, mode="extractive").text
+
+
+def test_abstains_when_extractive_abstains_too(tmp_path: Path) -> None:
+    pipe = _pipe(tmp_path, ScriptedChat("Bananas are yellow."))
+    events = list(pipe.ask_stream("What is the population of Ulan Bator in 1850?", mode="llm"))
+    answer = events[-1].answer
+    assert answer is not None and answer.abstained and answer.mode == "llm"
+    assert "".join(e.text for e in events if e.kind == "delta") == CANNOT_ANSWER
+
+
+def test_a_verified_answer_is_kept_and_unverified_sentences_stream_after_a_verified_one(tmp_path: Path) -> None:
+    pipe = _pipe(
+        tmp_path,
+        ScriptedChat("Pears are green. Its lighthouse was automated in 2004 and no keeper has lived there since. [1]"),
+    )
+    events = list(pipe.ask_stream(QUESTION, mode="llm"))
+    answer = events[-1].answer
+    assert answer is not None and answer.mode == "llm" and answer.unverified == [0]
+    assert "".join(e.text for e in events if e.kind == "delta") == answer.text
+
+
+def test_a_sentence_cut_by_max_tokens_is_left_out(tmp_path: Path) -> None:
+    text = "Its lighthouse was automated in 2004 and no keeper has lived there since. [1] The harbour of Port Elland [1"
+    pipe = _pipe(tmp_path, ScriptedChat(text, finish_reason="length"))
+    answer = pipe.ask(QUESTION, mode="llm")
+    assert answer.mode == "llm" and not answer.abstained
+    assert [s for s, _ in cited_sentences(answer.text)] == [
+        "Its lighthouse was automated in 2004 and no keeper has lived there since."
+    ]
+    assert answer.usage["sentences_cut"] == 1
+    assert answer.notice is not None and "token limit" in answer.notice
+
+
+def test_a_complete_last_sentence_is_kept_even_at_the_limit(tmp_path: Path) -> None:
+    text = "Its lighthouse was automated in 2004 and no keeper has lived there since. [1]"
+    pipe = _pipe(tmp_path, ScriptedChat(text, finish_reason="length"))
+    answer = pipe.ask(QUESTION, mode="llm")
+    assert answer.usage["sentences_cut"] == 0 and "2004" in answer.text and answer.citations
+
+
+def test_a_sentence_that_ends_without_punctuation_is_kept_when_not_cut(tmp_path: Path) -> None:
+    text = "Its lighthouse was automated in 2004 and no keeper has lived there since [1]"
+    answer = _pipe(tmp_path, ScriptedChat(text)).ask(QUESTION, mode="llm")
+    assert answer.usage["sentences_cut"] == 0 and answer.citations
