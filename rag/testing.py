@@ -132,6 +132,11 @@ class InMemoryStore:
         with self._lock:
             return [self._hit(self._chunks[i]) for i in ids if i in self._chunks]
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored chunk vectors by id (missing ids left out)."""
+        with self._lock:
+            return {i: np.array(self._chunks[i].vector, dtype=np.float32) for i in ids if i in self._chunks}
+
     def iter_chunks(self, batch: int = 1000) -> Iterator[Hit]:
         """Every chunk, in insertion order."""
         with self._lock:

@@ -94,6 +94,10 @@ class VectorStore(Protocol):
         """Yield every stored chunk (for building the lexical index)."""
         ...
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return stored chunk vectors by id (missing ids are left out; a resumed ingest reuses them)."""
+        ...
+
     def count(self) -> int:
         """Number of stored chunks."""
         ...

@@ -42,6 +42,14 @@ def chunks_round_trip(store: VectorStore) -> None:
     assert store.get([]) == []
 
 
+def vectors_come_back_by_id(store: VectorStore) -> None:
+    store.add([_rec("a", "d1", _vec(1, 2)), _rec("b", "d1", _vec(0, 1))])
+    got = store.vectors(["b", "missing", "a"])
+    assert sorted(got) == ["a", "b"]
+    assert np.allclose(got["a"], _vec(1, 2), atol=1e-6) and np.allclose(got["b"], _vec(0, 1), atol=1e-6)
+    assert store.vectors([]) == {}
+
+
 def upsert_replaces(store: VectorStore) -> None:
     store.add([_rec("a", "d1", _vec(1, 0))])
     store.add([Record(id="a", vector=_vec(0, 1), text="new text", doc_id="d1", metadata={"source": "x"})])
@@ -138,6 +146,7 @@ def chunks_outside_and_markers(store: VectorStore) -> None:
 
 CASES: list[Callable[[VectorStore], None]] = [
     chunks_round_trip,
+    vectors_come_back_by_id,
     upsert_replaces,
     nearest_ranks_by_cosine,
     iter_chunks_pages_through_everything,

@@ -486,7 +486,7 @@ class _Writer:
             for st, c in pairs
             if c.chunk_id in hits and _same_meta(hits[c.chunk_id], chunk_meta(st.doc, c, self.embedder.model_id))
         ]
-        return dict(self.store.vectors(same)) if same else {}  # type: ignore[attr-defined]
+        return dict(self.store.vectors(same)) if same else {}
 
     def _write_slice(self) -> None:
         pairs, self.pending = self.pending[: self.batch], self.pending[self.batch :]
