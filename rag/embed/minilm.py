@@ -31,11 +31,8 @@ TOKENIZER_DIR = Path(__file__).parents[1] / "models" / "all-MiniLM-L6-v2"
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:

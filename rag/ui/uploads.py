@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -49,11 +50,8 @@ def uploads_dir(store_path: Path) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _candidates(folder: Path, base: str) -> list[Path]:
@@ -72,8 +70,7 @@ def _copy_new(src: Path, dest: Path) -> bool:
     except FileExistsError:
         return False
     with os.fdopen(fd, "wb") as out, src.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            out.write(block)
+        shutil.copyfileobj(f, out, 1 << 20)
     return True
 
 
@@ -82,8 +79,7 @@ def _replace(src: Path, dest: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as out, src.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                out.write(block)
+            shutil.copyfileobj(f, out, 1 << 20)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
