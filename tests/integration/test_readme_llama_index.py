@@ -42,5 +42,7 @@ def test_the_readme_section_runs(
             exec(compile(block, "README.md", "exec"), namespace)
     printed = out.getvalue()
     assert "[1]" in str(namespace["response"]) and "chunk_id" in printed
-    assert namespace["a"].mode == "llm"  # type: ignore[attr-defined]
+    a = namespace["a"]
+    # 'extractive' only as the never-worse fallback: nothing the model wrote verified.
+    assert a.mode == "llm" or "showing the extractive answer" in (a.notice or "")  # type: ignore[attr-defined]
     assert "'qala.txt'" in printed.splitlines()[-1]
