@@ -164,6 +164,7 @@ def _answer(
             "citations_removed": result.removed,
             "sentences_reattributed": result.reattributed,
             "sentences_cut": cut,
+            "instructions_dropped": result.instructions_dropped,
         },
         served_model=served,
         **common,

@@ -12,13 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rag.text import content_words
 from rag.types import Chunk, Citation, Quote, ScoredChunk
 from rag.verify.cite import CANNOT_ANSWER, citation_for, cited_sentences, is_cannot_answer, marker, strip_markers
 
 if TYPE_CHECKING:
     from rag.protocols import SupportJudge
 
-__all__ = ["Verified", "Verifier", "looks_like_sentinel", "split_completed"]
+__all__ = ["ECHO_OVERLAP", "Verified", "Verifier", "looks_like_sentinel", "split_completed"]
+
+#: Share of an unverified sentence's content words found in one flagged sentence that makes it an echo.
+ECHO_OVERLAP = 0.6
 
 
 @dataclass
@@ -31,6 +35,8 @@ class Verified:
     removed: int = 0
     reattributed: int = 0
     abstained: bool = False
+    #: Unverified sentences dropped because they repeat an instruction found in a source.
+    instructions_dropped: int = 0
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Verifier:
         self.unverified: list[int] = []
         self.removed = 0
         self.reattributed = 0
+        self.instructions_dropped = 0
         self._sentences = 0
 
     def _support(self, sentence: str, idx: int) -> Quote | None:
@@ -68,6 +75,19 @@ class Verifier:
             return None
         start = chunk.start + res.start
         return Quote(text=res.quote, start=start, end=start + len(res.quote), chunk_id=chunk.chunk_id, score=res.score)
+
+    def _echoes_instruction(self, sentence: str) -> bool:
+        """True when most of the sentence's content words come from one flagged sentence of a source."""
+        mine = set(content_words(sentence))
+        if not mine:
+            return False
+        for item in self.sources:
+            chunk = item.chunk
+            for a, b in chunk.flagged_spans():
+                theirs = set(content_words(chunk.text[a - chunk.start : b - chunk.start]))
+                if len(mine & theirs) >= ECHO_OVERLAP * len(mine):
+                    return True
+        return False
 
     def _number(self, idx: int, quote: Quote) -> int:
         chunk = self.sources[idx].chunk
@@ -104,6 +124,10 @@ class Verifier:
                     self.reattributed += 1
                     break
         if not numbers:
+            if self._echoes_instruction(sentence):
+                # Text addressed to an assistant is never evidence, so its echo is not shown even as unverified.
+                self.instructions_dropped += 1
+                return None
             if self.strict:
                 return None
             self.unverified.append(self._sentences)
@@ -121,7 +145,12 @@ class Verifier:
         verified_sentences = self._sentences - len(self.unverified)
         if not citations or verified_sentences == 0:
             return Verified(
-                text=CANNOT_ANSWER, citations=[], removed=self.removed, reattributed=self.reattributed, abstained=True
+                text=CANNOT_ANSWER,
+                citations=[],
+                removed=self.removed,
+                reattributed=self.reattributed,
+                abstained=True,
+                instructions_dropped=self.instructions_dropped,
             )
         # A part without closing punctuation ("… is:") gets its own line, so splitting the
         # final text yields exactly the verified parts.
@@ -138,6 +167,7 @@ class Verifier:
             unverified=unverified,
             removed=self.removed,
             reattributed=self.reattributed,
+            instructions_dropped=self.instructions_dropped,
         )
 
 
