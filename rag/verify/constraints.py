@@ -19,8 +19,10 @@ frequencies, so the answerer and the judge apply exactly the same rules.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from rag.retrieve.aliases import Aliases
@@ -83,11 +85,17 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# Pure functions of a sentence, asked again for the same retrieved sentences on every question.
+_SENTENCE_MEMO = 1 << 15
+
+
+@functools.lru_cache(maxsize=_SENTENCE_MEMO)
 def numbers(text: str) -> frozenset[str]:
     """Numbers written in digits, thousands separators dropped ("2,200" → "2200", "2.0" stays)."""
     return frozenset(m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text))
 
 
+@functools.lru_cache(maxsize=_SENTENCE_MEMO)
 def years(text: str) -> frozenset[str]:
     """Four-digit years (1500–2099) in ``text``."""
     return frozenset(m.group(1) for m in _YEAR.finditer(text))
@@ -98,6 +106,7 @@ def answer_type(question: str) -> str | None:
     return next((name for name, pattern in _TYPES if pattern.search(question)), None)
 
 
+@functools.lru_cache(maxsize=_SENTENCE_MEMO)
 def has_answer_type(sentence: str, kind: str | None) -> bool:
     """Does ``sentence`` carry an answer of this type (a date, a quantity, a name, a place)?"""
     if kind is None:
@@ -217,19 +226,22 @@ class Constraints:
         ys = years(sentence)
         return bool(self.years and ys and not (ys & self.years))
 
-    def names_ok(self, context_words: Iterable[str], about: str, n_chunks: int, share: float) -> bool:
+    def names_ok(self, context_words: AbstractSet[str], about: str, n_chunks: int, share: float) -> bool:
         """Every rare word of the question's names is in the context (sentence and chunk), in ``about``
         (the document's title, file name and date) or is the initials of ``about``'s title ("MPL")."""
-        have = {bare(t) for t in context_words} | about_words(about)
-        acronym = title_acronym(about)
         for n in self.names:
             for word, s, d in zip(n.words, n.stems, n.df, strict=True):
-                if d > max(1.0, share * n_chunks) or s in have:
+                if d > max(1.0, share * n_chunks) or _holds(context_words, s) or s in about_words(about):
                     continue
-                if len(word) >= 2 and acronym.startswith(word):
+                if len(word) >= 2 and title_acronym(about).startswith(word):
                     continue
                 return False
         return True
+
+
+def _holds(terms: AbstractSet[str], stem_: str) -> bool:
+    """``terms`` has ``stem_`` bare or with a possessive ending (what ``bare`` strips)."""
+    return any(stem_ + end in terms for end in _POSSESSIVE_ENDS)
 
 
 def bare(term: str) -> str:
@@ -237,15 +249,20 @@ def bare(term: str) -> str:
     return re.sub(r"['’]s?$", "", term)
 
 
-def about_words(about: str) -> set[str]:
+# The endings ``bare`` strips, so a set of raw terms can be probed without stripping each of them.
+_POSSESSIVE_ENDS = ("", "'", "'s", "’", "’s")
+
+
+@functools.lru_cache(maxsize=4096)
+def about_words(about: str) -> frozenset[str]:
     """Stemmed words of a document's title, file name and date (with the parts of hyphenated words)."""
-    out = set()
+    out: set[str] = set()
     for w in words(re.sub(r"[_./]", " ", about)):
         if w in STOPWORDS:
             continue
         out.add(bare(stem(w)))
         out.update(bare(stem(p)) for p in w.split("-") if p)
-    return out
+    return frozenset(out)
 
 
 def extract(question: str, aliases: Aliases, df: Callable[[str], int]) -> Constraints:

@@ -99,6 +99,10 @@ def test_rare_names_need_the_context() -> None:
     assert not name.exact_in("Jennifer Smith and Ann Cafarella")
     assert c.names_ok({"jennifer", "cafarella", "researcher"}, "", 100, 0.05)
     assert not c.names_ok({"researcher", "institute"}, "", 100, 0.05)
+    # A possessive in the chunk's terms ("Cafarella's", stemmed with its apostrophe) still names her.
+    assert c.names_ok({"jennifer", "cafarella's"}, "", 100, 0.05)
+    assert c.names_ok({"jennifer", "cafarella’"}, "", 100, 0.05)
+    assert not c.names_ok({"jennifer", "cafarellas"}, "", 100, 0.05)
     common = extract("Why does the Taliban fight?", ALIASES, df)
     assert common.names_ok({"fight"}, "", 100, 0.05)  # 'Taliban' is in 90 of 100 chunks: not rare
 
