@@ -22,7 +22,7 @@ from rag.records import Key
 from rag.retrieve.aliases import Aliases
 from rag.retrieve.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.settings import Settings
-from store import Scalar, StoreError, VectorStore
+from store import Scalar, StoreError, VectorStore, write_lock
 
 __all__ = ["Corpus"]
 
@@ -75,6 +75,9 @@ class Corpus:
                     if self._adopt_foreign(docs):
                         version = self.store.corpus_version()
                         docs = {d.id: d.metadata for d in self.store.documents()}
+                    emptied = self._drop_emptied(docs)
+                    if emptied:
+                        docs = {k: v for k, v in docs.items() if k not in emptied}
                 if self._docs is not None and docs != self._docs:
                     # Another process (or server client) changed the corpus: rebuild the lexical index.
                     self._lexical = None
@@ -118,6 +121,38 @@ class Corpus:
                 ", ".join(report.adopted),
             )
         return bool(report.adopted)
+
+    def _drop_emptied(self, docs: Mapping[str, DocMeta]) -> set[str]:
+        """Documents whose chunks were all deleted behind our back (llama-index's ``delete_ref_doc``).
+
+        Their records are removed when this process may write (else they are only hidden, and
+        removing is tried again at the next change); fewer chunks than the records count is the sign.
+        """
+        count = self.store.count()
+        if count >= sum(int(m.get(Key.N_CHUNKS, 0)) for m in docs.values()):
+            return set()
+        ids_of = getattr(self.store, "chunk_ids_of", None)
+        if ids_of is not None:
+            emptied = {d for d in docs if not ids_of(d)}
+        else:
+            have = {h.doc_id for h in self.store.iter_chunks()}
+            emptied = {d for d in docs if d not in have}
+        if not emptied or not self._ingest_lock.acquire(blocking=False):
+            return emptied
+        try:
+            with write_lock(getattr(self.store, "folder", None), self.store.location, wait=False):
+                self.store.delete_documents(sorted(emptied))
+                self.store.mark_changed()
+            log.warning(
+                "rag: removed %d document(s) whose chunks were deleted through llama-index: %s",
+                len(emptied),
+                ", ".join(str(docs[d].get(Key.SOURCE, d)) for d in sorted(emptied)),
+            )
+        except StoreError as exc:  # read-only, or another process is writing: hidden until it can be removed
+            log.debug("documents without chunks not removed yet: %s", exc)
+        finally:
+            self._ingest_lock.release()
+        return emptied
 
     def _unchanged_since_last_read(self, version: str | None) -> bool:
         """Whether the corpus is as last read, judged without reading every document's metadata."""

@@ -24,7 +24,7 @@ from rag.answer.question import clean_question, resolve_mode
 from rag.corpus import Corpus
 from rag.embed import make_embedder
 from rag.errors import ConfigError, DocumentNotFoundError, IngestError, LLMError, RagError, translate_store_errors
-from rag.ingest import IngestReport, check_seedable, ingest_paths
+from rag.ingest import IngestReport, check_seedable, ingest_paths, seeding
 from rag.ingest.nodes import ensure_node_format
 from rag.protocols import Answerer, ChatModel, Embedder, SupportJudge
 from rag.records import document_from_record, document_info
@@ -236,15 +236,19 @@ class Pipeline:
         """Ingest the seed documents if the store is new and empty; ``notify`` hears what happens.
 
         A store that existed before this pipeline opened it and holds no documents is never
-        seeded: its emptiness may be a loss (a truncated database), so it raises ``StoreError``.
+        seeded: its emptiness may be a loss (a truncated database), so it raises ``StoreError``;
+        unless it carries the mark of a seed ingest of ours that was interrupted, which resumes.
         """
         if not self.is_empty():
             return None
-        check_seedable(self.store)
+        with translate_store_errors():
+            resuming = check_seedable(self.store)
         seeds = self.settings.ingest.seeds_path
         if notify is not None:
-            notify(f"the store at {self.store.location} is empty; ingesting {seeds} first …")
-        report = self.ingest(progress=progress)
+            what = "its first ingest of the seeds was interrupted; resuming" if resuming else "ingesting"
+            notify(f"the store at {self.store.location} is empty; {what} {seeds} first …")
+        with translate_store_errors(), seeding(self.store):
+            report = self.ingest(progress=progress)
         if notify is not None:
             notify(report.summary())
         return report

@@ -7,6 +7,7 @@ its chunks and the next run redoes it (chunk ids are deterministic, so nothing i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -33,6 +34,7 @@ from rag.types import Chunk, Document
 from store import DocRecord, Record, VectorStore
 
 __all__ = [
+    "SEED_MARKER",
     "SYMLINK_RULE",
     "IngestReport",
     "check_seedable",
@@ -41,6 +43,7 @@ __all__ = [
     "ingest_paths",
     "ingest_signature",
     "prepare_document",
+    "seeding",
 ]
 
 #: Bump when cleaning or chunking changes, so unchanged files are re-processed once.
@@ -225,10 +228,20 @@ def _walk(
             yield f
 
 
-def check_seedable(store: VectorStore) -> None:
-    """Refuse to seed an empty store that existed before this run: its emptiness may be a loss to report."""
+#: Store marker set while the seed documents are auto-ingested into a store this program created.
+SEED_MARKER = "auto_seed"
+
+
+def check_seedable(store: VectorStore) -> bool:
+    """Refuse to seed an empty store that existed before this run: its emptiness may be a loss to report.
+
+    Returns True when the store is one whose first seed ingest was interrupted (our marker says
+    so): seeding resumes there, reusing the slices already written.
+    """
     if getattr(store, "created", True):  # a store this run made (or one that cannot tell)
-        return
+        return False
+    if store.marker(SEED_MARKER) == "started":
+        return True
     damage = getattr(store, "damage", None)
     raise StoreError(
         f"the store at {store.location} exists but holds no documents"
@@ -236,6 +249,14 @@ def check_seedable(store: VectorStore) -> None:
         + "; if it held your documents, restore it from a backup; otherwise ingest into it: "
         "`rag ingest PATH`, or `rag ingest --rebuild` to start afresh with the seed documents"
     )
+
+
+@contextlib.contextmanager
+def seeding(store: VectorStore) -> Iterator[None]:
+    """Mark ``store`` as being auto-seeded until the seed ingest returns (a kill leaves the mark)."""
+    store.set_marker(SEED_MARKER, "started")
+    yield
+    store.set_marker(SEED_MARKER, "done")
 
 
 def prepare_document(path: Path, settings: Settings, sidecar: dict[str, Any] | None = None) -> Document:
