@@ -137,3 +137,21 @@ def test_an_older_store_is_migrated_on_open(tmp_path: Path, monkeypatch: pytest.
     assert closing(_pipeline(path)).migration is None  # once
     response = _index(path).as_query_engine(llm=MockLLM(max_tokens=64)).query(HEADLINE)
     assert response.source_nodes and "svec" not in response.source_nodes[0].node.metadata
+
+
+def test_a_document_deleted_through_llama_index_leaves_no_record(seeded_store: Path, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "store"
+    shutil.copytree(seeded_store, path)
+    running = closing(_pipeline(path, refresh_seconds=0))
+    before = {i.source: i for i in running.sources()}
+    gone = sorted(before)[0]
+    caplog.set_level(logging.WARNING, logger="rag")
+    _index(path).delete_ref_doc(before[gone].doc_id)
+    infos = {i.source for i in running.sources()}  # the running pipeline notices on its next refresh
+    assert infos == set(before) - {gone} and "removed 1 document(s) whose chunks were deleted" in caplog.text
+    assert running.store.document(before[gone].doc_id) is None  # the record itself is gone, not only hidden
+    a = running.ask("Why does ISKP oppose the Taliban?")
+    assert gone not in {c.source for c in a.citations}
+    fresh = closing(_pipeline(path))  # and another process never sees it
+    assert {i.source for i in fresh.sources()} == set(before) - {gone}
+    assert fresh.store.count() == sum(before[s].chunks for s in before if s != gone)
