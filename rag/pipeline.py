@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.answer.events import empty_store_answer, extractive_events
+from rag.answer.events import AnswerContext, empty_store_answer, extractive_events, never_worse
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import HistoryItem, as_turns, condense_question
 from rag.answer.question import clean_question, resolve_mode
@@ -360,18 +360,12 @@ class Pipeline:
             if writer is not None and standalone != q:
                 standalone = writer.condense(q, turns, standalone, timings)
         query, retrieved = self._retrieve(standalone, top_k, timings)
-        common: dict[str, Any] = {
-            "question": q,
-            "retrieved": retrieved,
-            "standalone_question": standalone if standalone != q else None,
-        }
+        ctx = AnswerContext(q, retrieved, standalone if standalone != q else None, t0, timings, notices)
         if writer is not None:
             before = list(notices)
             try:
                 written: Answer | None = None
-                for event in writer.stream(
-                    standalone, retrieved, timings=timings, t0=t0, notices=notices, common=common
-                ):
+                for event in writer.stream(standalone, ctx):
                     if event.kind == "answer":
                         written = event.answer
                     else:
@@ -380,44 +374,9 @@ class Pipeline:
                 notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
             else:
                 assert written is not None
-                yield from self._never_worse(written, query, retrieved, timings, t0, before, common)
+                yield from never_worse(written, self.answerer, query, dataclasses.replace(ctx, notices=before))
                 return
-        yield from extractive_events(
-            self.answerer, query, retrieved, timings=timings, t0=t0, notices=notices, common=common
-        )
-
-    def _never_worse(
-        self,
-        written: Answer,
-        query: Query,
-        retrieved: list[ScoredChunk],
-        timings: dict[str, float],
-        t0: float,
-        notices: list[str],
-        common: dict[str, Any],
-    ) -> Iterator[StreamEvent]:
-        """The LLM's answer, unless nothing of it verified and the extractive answer has something."""
-        if not written.abstained:
-            yield StreamEvent(kind="answer", text=written.text, answer=written)
-            return
-        # Nothing was streamed as a delta yet (unverified sentences wait for a verified one).
-        fallback = list(
-            extractive_events(self.answerer, query, retrieved, timings=timings, t0=t0, notices=[], common=common)
-        )
-        extractive = fallback[-1].answer
-        if extractive is None or extractive.abstained:
-            yield StreamEvent(kind="delta", text=written.text)
-            yield StreamEvent(kind="answer", text=written.text, answer=written)
-            return
-        yield from (e for e in fallback if e.kind == "delta")
-        notice = "No sentence of the LLM's answer could be verified against the sources; showing the extractive answer."
-        answer = dataclasses.replace(
-            extractive,
-            notice=" ".join([*notices, notice]),
-            usage=dict(written.usage),
-            served_model=written.served_model,
-        )
-        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+        yield from extractive_events(self.answerer, query, ctx)
 
     def _generative(self, notices: list[str]) -> GenerativeAnswerer | None:
         """The LLM answer writer, or None (with a notice) when no LLM can be built."""

@@ -1,52 +1,109 @@
-"""Answers as streamed events: the extractive answer's sentences, and the empty-store answer."""
+"""Answers as streamed events: the extractive answer's sentences, the never-worse choice, the empty-store answer."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
 
 from rag.protocols import Answerer
-from rag.types import Answer, Query, ScoredChunk, StreamEvent
+from rag.types import Answer, Citation, Query, ScoredChunk, StreamEvent
 from rag.verify.cite import CANNOT_ANSWER, assemble, cited_sentences
 
-__all__ = ["empty_store_answer", "extractive_events"]
+__all__ = ["AnswerContext", "empty_store_answer", "extractive_events", "never_worse"]
 
 
-def extractive_events(
-    answerer: Answerer,
-    query: Query,
-    retrieved: list[ScoredChunk],
-    *,
-    timings: dict[str, float],
-    t0: float,
-    notices: list[str],
-    common: dict[str, Any],
-) -> Iterator[StreamEvent]:
+@dataclass(frozen=True)
+class AnswerContext:
+    """What every writer of one answer shares: the question, its chunks, its clock, timings and notices."""
+
+    question: str
+    retrieved: list[ScoredChunk]
+    standalone_question: str | None
+    #: ``time.perf_counter()`` when the question arrived; ``timings_ms["total"]`` counts from it.
+    t0: float
+    #: Filled in as the answer is written (the same dict becomes ``Answer.timings_ms``).
+    timings: dict[str, float]
+    #: Said to the user in ``Answer.notice``; writers append to it.
+    notices: list[str]
+
+    def finish(self) -> None:
+        """Record the answer's total time."""
+        self.timings["total"] = (time.perf_counter() - self.t0) * 1000
+
+    def answer(
+        self,
+        text: str,
+        citations: list[Citation],
+        *,
+        abstained: bool,
+        mode: str,
+        evidence: float | None = None,
+        unverified: list[int] | None = None,
+        usage: dict[str, int] | None = None,
+        served_model: str | None = None,
+    ) -> Answer:
+        """The ``Answer`` to this question: its chunks, timings and notices, with what the writer wrote."""
+        return Answer(
+            question=self.question,
+            text=text,
+            citations=citations,
+            retrieved=self.retrieved,
+            abstained=abstained,
+            mode=mode,
+            timings_ms=self.timings,
+            notice=" ".join(self.notices) or None,
+            unverified=[] if unverified is None else unverified,
+            usage={} if usage is None else usage,
+            standalone_question=self.standalone_question,
+            evidence=evidence,
+            served_model=served_model,
+        )
+
+
+def extractive_events(answerer: Answerer, query: Query, ctx: AnswerContext) -> Iterator[StreamEvent]:
     """The extractive answer's events: its cited sentences as ``delta``s, then the ``answer``."""
     t = time.perf_counter()
-    selection = answerer.select(query, retrieved)
+    selection = answerer.select(query, ctx.retrieved)
     if selection.sentences:
         text, citations = assemble(selection.sentences)
     else:
         text, citations = CANNOT_ANSWER, []
         if selection.unmet:
-            notices.append(f"Not answered: {selection.unmet}.")
-    timings["answer"] = (time.perf_counter() - t) * 1000
+            ctx.notices.append(f"Not answered: {selection.unmet}.")
+    ctx.timings["answer"] = (time.perf_counter() - t) * 1000
     parts = cited_sentences(text) if citations else [(text, [])]
     for i, (sentence, numbers) in enumerate(parts):
         piece = sentence + "".join(f" [{n}]" for n in dict.fromkeys(numbers))
         yield StreamEvent(kind="delta", text=piece if i == 0 else " " + piece)
-    timings["total"] = (time.perf_counter() - t0) * 1000
-    answer = Answer(
-        text=text,
-        citations=citations,
-        abstained=not citations,
-        mode="extractive",
-        timings_ms=timings,
-        notice=" ".join(notices) or None,
-        evidence=selection.evidence,
-        **common,
+    ctx.finish()
+    answer = ctx.answer(text, citations, abstained=not citations, mode="extractive", evidence=selection.evidence)
+    yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+
+
+def never_worse(written: Answer, answerer: Answerer, query: Query, ctx: AnswerContext) -> Iterator[StreamEvent]:
+    """The LLM's answer, unless nothing of it verified and the extractive answer has something.
+
+    ``ctx.notices`` are the notices from before the LLM wrote (the fallback's notice adds to them).
+    """
+    if not written.abstained:
+        yield StreamEvent(kind="answer", text=written.text, answer=written)
+        return
+    # Nothing was streamed as a delta yet (unverified sentences wait for a verified one).
+    fallback = list(extractive_events(answerer, query, dataclasses.replace(ctx, notices=[])))
+    extractive = fallback[-1].answer
+    if extractive is None or extractive.abstained:
+        yield StreamEvent(kind="delta", text=written.text)
+        yield StreamEvent(kind="answer", text=written.text, answer=written)
+        return
+    yield from (e for e in fallback if e.kind == "delta")
+    notice = "No sentence of the LLM's answer could be verified against the sources; showing the extractive answer."
+    answer = dataclasses.replace(
+        extractive,
+        notice=" ".join([*ctx.notices, notice]),
+        usage=dict(written.usage),
+        served_model=written.served_model,
     )
     yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 

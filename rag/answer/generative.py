@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Generator, Iterator, Sequence
-from typing import Any
 
+from rag.answer.events import AnswerContext
 from rag.answer.followup import Turn, accept_rewrite
 from rag.answer.prompts import build_messages, condense_messages
 from rag.errors import LLMError
 from rag.protocols import ChatModel, Completion, SupportJudge
-from rag.types import Answer, ScoredChunk, StreamEvent
+from rag.types import Answer, StreamEvent
 from rag.verify.cite import cited_sentences, parse_markers
 from rag.verify.verifier import Verified, Verifier, looks_like_sentinel, split_completed
 
@@ -46,31 +46,22 @@ class GenerativeAnswerer:
         # A small model may answer instead of rewriting, or hand back an earlier question: keep the rule's version.
         return text if accept_rewrite(text, question, turns) else fallback
 
-    def stream(
-        self,
-        question: str,
-        retrieved: list[ScoredChunk],
-        *,
-        timings: dict[str, float],
-        t0: float,
-        notices: list[str],
-        common: dict[str, Any],
-    ) -> Iterator[StreamEvent]:
+    def stream(self, question: str, ctx: AnswerContext) -> Iterator[StreamEvent]:
         """Events of one LLM answer: raw ``token``s, verified ``delta``s, then the ``answer``.
 
         Raises :class:`LLMError` (before any ``delta``) when the endpoint fails, so the caller
         can fall back to the extractive answer.
         """
-        verifier = Verifier(self.judge, retrieved, strict=self.strict)
-        completion = self.llm.stream(build_messages(question, retrieved))
+        verifier = Verifier(self.judge, ctx.retrieved, strict=self.strict)
+        completion = self.llm.stream(build_messages(question, ctx.retrieved))
         t = time.perf_counter()
         cut = yield from _verified_events(completion, verifier)
         result = verifier.finish()
-        timings["llm"] = (time.perf_counter() - t) * 1000
+        ctx.timings["llm"] = (time.perf_counter() - t) * 1000
         if completion.first_token_ms is not None:
-            timings["llm_first_token"] = completion.first_token_ms
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        answer = _answer(result, completion, timings, notices, common, cut=cut, served=served_model(self.llm))
+            ctx.timings["llm_first_token"] = completion.first_token_ms
+        ctx.finish()
+        answer = _answer(result, completion, ctx, cut=cut, served=served_model(self.llm))
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
 
@@ -130,16 +121,8 @@ def _verified_events(completion: Completion, verifier: Verifier) -> Generator[St
     return cut
 
 
-def _answer(
-    result: Verified,
-    completion: Completion,
-    timings: dict[str, float],
-    notices: list[str],
-    common: dict[str, Any],
-    *,
-    cut: int = 0,
-    served: str | None = None,
-) -> Answer:
+def _answer(result: Verified, completion: Completion, ctx: AnswerContext, *, cut: int, served: str | None) -> Answer:
+    notices = ctx.notices
     if cut:
         notices.append("The LLM's answer reached its token limit; the unfinished last sentence was left out.")
     if result.abstained and not looks_like_sentinel(completion.text):
@@ -150,13 +133,11 @@ def _answer(
             + (f" and re-attributed {result.reattributed} sentence(s)" if result.reattributed else "")
             + "."
         )
-    return Answer(
-        text=result.text,
-        citations=result.citations,
+    return ctx.answer(
+        result.text,
+        result.citations,
         abstained=result.abstained,
         mode="llm",
-        timings_ms=timings,
-        notice=" ".join(notices) or None,
         unverified=result.unverified,
         usage={
             "prompt_tokens": completion.prompt_tokens,
@@ -167,5 +148,4 @@ def _answer(
             "instructions_dropped": result.instructions_dropped,
         },
         served_model=served,
-        **common,
     )
