@@ -9,7 +9,6 @@ documents, the lexical index), :mod:`rag.retrieve.hybrid`, :mod:`rag.answer.extr
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 import threading
 import time
@@ -17,13 +16,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.answer.events import AnswerContext, empty_store_answer, extractive_events, never_worse
+from rag.answer.events import AnswerContext, empty_store_answer, extractive_events
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import HistoryItem, as_turns, condense_question
 from rag.answer.question import clean_question, resolve_mode
 from rag.corpus import Corpus
 from rag.embed import make_embedder
-from rag.errors import ConfigError, DocumentNotFoundError, IngestError, LLMError, RagError, translate_store_errors
+from rag.errors import ConfigError, DocumentNotFoundError, IngestError, RagError, translate_store_errors
 from rag.ingest import IngestReport, check_seedable, ingest_paths, seeding
 from rag.ingest.nodes import ensure_node_format
 from rag.protocols import Answerer, ChatModel, Embedder, SupportJudge
@@ -362,21 +361,9 @@ class Pipeline:
         query, retrieved = self._retrieve(standalone, top_k, timings)
         ctx = AnswerContext(q, retrieved, standalone if standalone != q else None, t0, timings, notices)
         if writer is not None:
-            before = list(notices)
-            try:
-                written: Answer | None = None
-                for event in writer.stream(standalone, ctx):
-                    if event.kind == "answer":
-                        written = event.answer
-                    else:
-                        yield event
-            except LLMError as exc:
-                notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
-            else:
-                assert written is not None
-                yield from never_worse(written, self.answerer, query, dataclasses.replace(ctx, notices=before))
-                return
-        yield from extractive_events(self.answerer, query, ctx)
+            yield from writer.events(standalone, ctx, self.answerer, query)
+        else:
+            yield from extractive_events(self.answerer, query, ctx)
 
     def _generative(self, notices: list[str]) -> GenerativeAnswerer | None:
         """The LLM answer writer, or None (with a notice) when no LLM can be built."""

@@ -1,8 +1,7 @@
-"""Answers as streamed events: the extractive answer's sentences, the never-worse choice, the empty-store answer."""
+"""Answers as streamed events: the extractive answer's sentences, and the empty-store answer."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from rag.protocols import Answerer
 from rag.types import Answer, Citation, Query, ScoredChunk, StreamEvent
 from rag.verify.cite import CANNOT_ANSWER, assemble, cited_sentences
 
-__all__ = ["AnswerContext", "empty_store_answer", "extractive_events", "never_worse"]
+__all__ = ["AnswerContext", "empty_store_answer", "extractive_events"]
 
 
 @dataclass(frozen=True)
@@ -79,32 +78,6 @@ def extractive_events(answerer: Answerer, query: Query, ctx: AnswerContext) -> I
         yield StreamEvent(kind="delta", text=piece if i == 0 else " " + piece)
     ctx.finish()
     answer = ctx.answer(text, citations, abstained=not citations, mode="extractive", evidence=selection.evidence)
-    yield StreamEvent(kind="answer", text=answer.text, answer=answer)
-
-
-def never_worse(written: Answer, answerer: Answerer, query: Query, ctx: AnswerContext) -> Iterator[StreamEvent]:
-    """The LLM's answer, unless nothing of it verified and the extractive answer has something.
-
-    ``ctx.notices`` are the notices from before the LLM wrote (the fallback's notice adds to them).
-    """
-    if not written.abstained:
-        yield StreamEvent(kind="answer", text=written.text, answer=written)
-        return
-    # Nothing was streamed as a delta yet (unverified sentences wait for a verified one).
-    fallback = list(extractive_events(answerer, query, dataclasses.replace(ctx, notices=[])))
-    extractive = fallback[-1].answer
-    if extractive is None or extractive.abstained:
-        yield StreamEvent(kind="delta", text=written.text)
-        yield StreamEvent(kind="answer", text=written.text, answer=written)
-        return
-    yield from (e for e in fallback if e.kind == "delta")
-    notice = "No sentence of the LLM's answer could be verified against the sources; showing the extractive answer."
-    answer = dataclasses.replace(
-        extractive,
-        notice=" ".join([*ctx.notices, notice]),
-        usage=dict(written.usage),
-        served_model=written.served_model,
-    )
     yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
 

@@ -3,20 +3,22 @@
 The model sees the retrieved chunks as numbered, fenced sources (:mod:`rag.answer.prompts`);
 whatever it writes, :class:`rag.verify.verifier.Verifier` keeps only citations the support judge
 confirms. Usage and timings come from the call's own completion, so concurrent answers stay apart.
+When the endpoint fails, or nothing the model wrote verifies, the extractive answer is shown instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Generator, Iterator, Sequence
 
-from rag.answer.events import AnswerContext
+from rag.answer.events import AnswerContext, extractive_events
 from rag.answer.followup import Turn, accept_rewrite
 from rag.answer.prompts import build_messages, condense_messages
 from rag.errors import LLMError
-from rag.protocols import ChatModel, Completion, SupportJudge
-from rag.types import Answer, StreamEvent
+from rag.protocols import Answerer, ChatModel, Completion, SupportJudge
+from rag.types import Answer, Query, StreamEvent
 from rag.verify.cite import cited_sentences, parse_markers
 from rag.verify.verifier import Verified, Verifier, looks_like_sentinel, split_completed
 
@@ -63,6 +65,50 @@ class GenerativeAnswerer:
         ctx.finish()
         answer = _answer(result, completion, ctx, cut=cut, served=served_model(self.llm))
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+
+    def events(self, question: str, ctx: AnswerContext, extractive: Answerer, query: Query) -> Iterator[StreamEvent]:
+        """The LLM's answer, or ``extractive``'s when the LLM fails or nothing it wrote verifies (never worse)."""
+        before = list(ctx.notices)
+        try:
+            written: Answer | None = None
+            for event in self.stream(question, ctx):
+                if event.kind == "answer":
+                    written = event.answer
+                else:
+                    yield event
+        except LLMError as exc:
+            ctx.notices.append(f"LLM unavailable ({exc}); showing the extractive answer.")
+        else:
+            assert written is not None
+            yield from _never_worse(written, extractive, query, dataclasses.replace(ctx, notices=before))
+            return
+        yield from extractive_events(extractive, query, ctx)
+
+
+def _never_worse(written: Answer, answerer: Answerer, query: Query, ctx: AnswerContext) -> Iterator[StreamEvent]:
+    """The LLM's answer, unless nothing of it verified and the extractive answer has something.
+
+    ``ctx.notices`` are the notices from before the LLM wrote (the fallback's notice adds to them).
+    """
+    if not written.abstained:
+        yield StreamEvent(kind="answer", text=written.text, answer=written)
+        return
+    # Nothing was streamed as a delta yet (unverified sentences wait for a verified one).
+    fallback = list(extractive_events(answerer, query, dataclasses.replace(ctx, notices=[])))
+    extractive = fallback[-1].answer
+    if extractive is None or extractive.abstained:
+        yield StreamEvent(kind="delta", text=written.text)
+        yield StreamEvent(kind="answer", text=written.text, answer=written)
+        return
+    yield from (e for e in fallback if e.kind == "delta")
+    notice = "No sentence of the LLM's answer could be verified against the sources; showing the extractive answer."
+    answer = dataclasses.replace(
+        extractive,
+        notice=" ".join([*ctx.notices, notice]),
+        usage=dict(written.usage),
+        served_model=written.served_model,
+    )
+    yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
 
 def served_model(llm: ChatModel) -> str | None:
