@@ -166,11 +166,13 @@ class Pipeline:
         rebuild: bool = False,
         progress: bool = False,
         wait: bool = True,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> IngestReport:
         """Ingest files or folders (default: the seed documents).
 
         One process writes to a store at a time: with ``wait=False`` a busy store raises
-        ``StoreBusyError`` instead of waiting for the other ingest to finish.
+        ``StoreBusyError`` instead of waiting for the other ingest to finish. ``on_progress(written,
+        total)`` hears the chunk counts after every slice written, from the ingesting thread.
         """
         targets = [Path(p) for p in paths] if paths else [self.settings.ingest.seeds_path]
         # Questions keep being answered (from the corpus as it was) while an ingest runs.
@@ -179,7 +181,10 @@ class Pipeline:
                 self.store.reset()
                 self.store.check_model(self.embedder.model_id, self.embedder.dim)
             try:
-                return ingest_paths(targets, self.store, self.embedder, self.settings, prune=prune, progress=progress)
+                return ingest_paths(
+                    targets, self.store, self.embedder, self.settings, prune=prune, progress=progress,
+                    on_progress=on_progress,
+                )  # fmt: skip
             finally:
                 # Also after an ingest that wrote nothing: the rerun after a crash tells readers
                 # about documents the crashed run committed without announcing them.

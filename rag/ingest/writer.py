@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -320,7 +320,8 @@ def _unchanged(old: Mapping[str, Any], doc: Document, signature: str) -> bool:
 class _Progress:
     """Ingest progress counted in chunks: a bar on a terminal, plain lines otherwise."""
 
-    def __init__(self, files: int, show: bool) -> None:
+    def __init__(self, files: int, show: bool, listener: Callable[[int, int], None] | None = None) -> None:
+        self.listener = listener
         self.files, self.files_done = files, 0
         self.chunks, self.chunks_done = 0, 0
         self.name = ""
@@ -340,12 +341,16 @@ class _Progress:
         if self.bar is not None:
             self.bar.total = self.chunks
             self.bar.refresh()
+        if self.listener is not None:
+            self.listener(self.chunks_done, self.chunks)
 
     def wrote(self, chunks: int) -> None:
         self.chunks_done += chunks
         if self.bar is not None:
             self.bar.update(chunks)
         self._say()
+        if self.listener is not None:
+            self.listener(self.chunks_done, self.chunks)
 
     def file_done(self) -> None:
         self.files_done += 1
@@ -379,8 +384,13 @@ def ingest_paths(
     *,
     prune: bool = False,
     progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
-    """Ingest files under ``paths`` into ``store``; unchanged documents are skipped."""
+    """Ingest files under ``paths`` into ``store``; unchanged documents are skipped.
+
+    ``on_progress(written, total)`` hears the chunk counts after each slice written (and when a
+    document's chunks are counted), from the ingesting thread.
+    """
     t0 = time.perf_counter()
     report = IngestReport()
     files, refused, report.hidden = discover_files(paths, settings)
@@ -389,7 +399,7 @@ def ingest_paths(
     existing = {d.id: d.metadata for d in store.documents()}
     sidecars: dict[Path, dict[str, Any]] = {}
     writer = _Writer(store, embedder, signature, settings.ingest.batch_chunks)
-    bar = _Progress(len(files), progress)
+    bar = _Progress(len(files), progress, on_progress)
     writer.on_write = bar.wrote
     try:
         for path in files:

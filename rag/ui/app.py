@@ -3,8 +3,8 @@
 ``rag chat`` calls :func:`launch`; tests build the page with :func:`build_app` and serve it with
 ``demo.launch(**launch_options(settings), ...)``. Gradio is imported here only, never by ``import rag``.
 HTML comes from :mod:`rag.ui.render`, the answering loop from :mod:`rag.ui.session`, upload storage
-from :mod:`rag.ui.uploads`, the login throttle from :mod:`rag.ui.throttle`, and the page's CSS and
-JavaScript from ``rag/ui/static/``.
+from :mod:`rag.ui.uploads`, their background ingest from :mod:`rag.ui.jobs`, the login throttle
+from :mod:`rag.ui.throttle`, and the page's CSS and JavaScript from ``rag/ui/static/``.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.ui import render
+from rag.ui.jobs import UploadJob, UploadQueue
 from rag.ui.render import Chat
 from rag.ui.session import GENERIC_ERROR, TOP_K_RANGE, Session, answer_turn, clamp_top_k
 from rag.ui.throttle import LoginThrottle, ThrottleMiddleware
-from rag.ui.uploads import UploadResults, ingest_uploads, uploads_dir
+from rag.ui.uploads import UploadResults, uploads_dir
 
 __all__ = ["SEED_EXAMPLES", "app_kwargs", "build_app", "launch", "launch_options"]
 
@@ -157,15 +158,30 @@ def _upload_paths(files: Any) -> list[tuple[str, Path]]:
     return out
 
 
-def _upload_html(results: UploadResults) -> str:
-    if not results.outcomes:
+_ICONS = {"added": ("ok", "✓"), "updated": ("ok", "✓"), "unchanged": ("same", "="), "refused": ("bad", "✗")}
+
+
+def _upload_html(jobs: Sequence[UploadJob]) -> str:
+    """One line per uploaded file (queued, ingesting n of m passages, or its outcome) under a count."""
+    if not jobs:
         return ""
-    icons = {"added": ("ok", "✓"), "updated": ("ok", "✓"), "unchanged": ("same", "="), "refused": ("bad", "✗")}
-    items = "".join(
-        f'<li class="{icons[o.kind][0]}">{icons[o.kind][1]} <b>{render.e(o.name)}</b>: {render.e(o.message)}</li>'
-        for o in results.outcomes
-    )
-    return f'<div role="status">{render.e(results.summary())}</div><ul>{items}</ul>'
+    done = UploadResults([j.outcome for j in jobs if j.outcome is not None])
+    busy = [j for j in jobs if j.outcome is None]
+    running = sum(1 for j in busy if j.state == "ingesting")
+    counts = [done.summary()] if done.outcomes else []
+    counts += [f"{running} ingesting"] if running else []
+    counts += [f"{len(busy) - running} queued"] if len(busy) > running else []
+    items = []
+    for j in jobs:
+        if j.outcome is not None:
+            cls, icon = _ICONS[j.outcome.kind]
+        else:
+            cls, icon = "busy", "…"
+        bar = ""
+        if j.state == "ingesting" and j.total:
+            bar = f' <progress max="{j.total}" value="{j.written}" aria-hidden="true"></progress>'
+        items.append(f'<li class="{cls}">{icon} <b>{render.e(j.name)}</b>: {render.e(j.line())}{bar}</li>')
+    return f'<div class="upload-count">{render.e(" · ".join(counts))}</div><ul>{"".join(items)}</ul>'
 
 
 def _is_upload(pipeline: Pipeline, path: str) -> bool:
@@ -205,6 +221,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
     exts = sorted({e.lower() for e in settings.ingest.extensions})
     limit = settings.answer.max_question_chars
     lookup = pipeline.document
+    uploads = UploadQueue(pipeline)
 
     def chat_html(session: Session) -> str:
         return render.render_chat(session.chat, model)
@@ -293,23 +310,26 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         except RagError as exc:
             return _header_html_error(str(exc)), gr.skip(), gr.skip(), gr.skip()
 
-    def upload(
-        files: Any,
-        replace: bool,
-        needle: str,
-        selected: str | None,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple[Any, ...]:
-        def step(k: int, total: int, name: str) -> None:
-            progress((k, total), desc=f"Ingesting {name}" if name else "Done", unit="files")
-
+    def upload(files: Any, replace: bool, shown: list[int]) -> tuple[Any, ...]:
+        # Stored and queued at once; the timer shows the ingest's progress and each file's result.
         try:
-            results = ingest_uploads(pipeline, _upload_paths(files), replace=bool(replace), progress=step)
-            status = _upload_html(results)
+            jobs = uploads.submit(_upload_paths(files), replace=bool(replace))
         except Exception:
             log.exception("upload failed")
-            status = f'<div class="bad">{render.e(GENERIC_ERROR)}</div>'
-        return (status, None, *refresh_sources(needle, selected))
+            return f'<div class="bad">{render.e(GENERIC_ERROR)}</div>', None, shown, gr.skip(), gr.skip()
+        # Lines of earlier uploads stay while they are still being ingested.
+        ids = [j.id for j in uploads.jobs(shown) if j.state != "done"] + [j.id for j in jobs]
+        now = uploads.jobs(ids)
+        done = sum(1 for j in now if j.state == "done")
+        return _upload_html(now), None, ids, done, gr.Timer(active=True)
+
+    def upload_tick(shown: list[int], done_before: int, needle: str, selected: str | None) -> tuple[Any, ...]:
+        jobs = uploads.jobs(shown)
+        done = sum(1 for j in jobs if j.state == "done")
+        timer = gr.skip() if done < len(jobs) else gr.Timer(active=False)
+        # The document list changes only when a file's ingest ended.
+        sources = refresh_sources(needle, selected) if done != done_before else (gr.skip(),) * 4
+        return _upload_html(jobs), done, timer, *sources
 
     def open_key(key: str) -> Any:
         source = (key or "").split("\x00", 1)[0]
@@ -460,7 +480,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
                         doc_view = gr.HTML(render.render_document(None), elem_id="doc-view")
                     with gr.Column(scale=2, min_width=300):
                         files = gr.File(
-                            # No file_types filter: every file reaches ingest_uploads, so each refused
+                            # No file_types filter: every file reaches the upload queue, so each refused
                             # one gets its reason in #upload-status beside the accepted ones.
                             file_count="multiple",
                             label=f"Add documents ({' '.join(exts)}; up to {settings.ui.max_upload_mb:g} MB each)",
@@ -471,7 +491,10 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
                             label="Replace a stored upload that has the same name (otherwise both are kept)",
                             elem_id="upload-replace",
                         )
-                        upload_status = gr.HTML("", elem_id="upload-status")
+                        upload_status = gr.HTML("", elem_id="upload-status", js_on_load=_static("status.js"))
+                        upload_jobs = gr.State(list)
+                        upload_done = gr.State(0)
+                        upload_timer = gr.Timer(1.0, active=False)
 
         private: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
         drain_out = [answer, evidence, stop_btn, follow_row, *follow_buttons]
@@ -496,11 +519,16 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         sources_out = [header, table, doc_choice, doc_view]
         files.upload(
             upload,
-            inputs=[files, replace, sources_filter, doc_choice],
-            outputs=[upload_status, files, *sources_out],
+            inputs=[files, replace, upload_jobs],
+            outputs=[upload_status, files, upload_jobs, upload_done, upload_timer],
             concurrency_limit=1,
-            api_visibility="private",
-            show_progress_on=[upload_status],
+            **private,
+        )
+        upload_timer.tick(
+            upload_tick,
+            inputs=[upload_jobs, upload_done, sources_filter, doc_choice],
+            outputs=[upload_status, upload_done, upload_timer, *sources_out],
+            **quick,
         )
         sources_filter.change(
             lambda needle, key: render.render_sources(pipeline.sources(), needle or "", key),

@@ -23,7 +23,17 @@ from typing import Any, Literal
 
 from rag.errors import RagError
 
-__all__ = ["UploadOutcome", "UploadResults", "ingest_uploads", "safe_filename", "store_upload", "uploads_dir"]
+__all__ = [
+    "Accepted",
+    "UploadOutcome",
+    "UploadResults",
+    "accept_upload",
+    "ingest_accepted",
+    "ingest_uploads",
+    "safe_filename",
+    "store_upload",
+    "uploads_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +174,68 @@ def _check(orig: str, tmp: Path, exts: Sequence[str], limit_mb: float) -> str | 
     return None
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """An upload that passed the checks and is stored, waiting to be ingested."""
+
+    name: str
+    path: Path
+    created: bool
+    replace: bool
+    size: int
+
+
+def accept_upload(settings: Any, orig: str, tmp: Path, *, replace: bool = False) -> Accepted | UploadOutcome:
+    """Check and store one uploaded file: what to ingest, or the outcome of a refused one (deleted)."""
+    exts = sorted({e.lower() for e in settings.ingest.extensions})
+    reason = _check(orig, tmp, exts, settings.ui.max_upload_mb)
+    if reason is None:
+        try:
+            size = tmp.stat().st_size
+            dest, created = store_upload(uploads_dir(settings.store.path), orig, tmp, replace=replace)
+        except OSError:
+            log.exception("storing upload %s failed", orig)
+            reason = "could not be stored; the details are in the server log"
+        else:
+            return Accepted(orig, dest, created, replace, size)
+    _discard(tmp)
+    return UploadOutcome(orig, "refused", reason)
+
+
+def _plural(n: int) -> str:
+    return f"{n} passage{'s' if n != 1 else ''}"
+
+
+def ingest_accepted(item: Accepted, ingest: Callable[[Path], Any]) -> UploadOutcome:
+    """Ingest one stored upload with ``ingest(path)`` (returns an ``IngestReport``); never raises.
+
+    A failed ingest deletes the file it stored (unless it replaced one), so nothing refused stays.
+    """
+    orig, dest = item.name, item.path
+    drop = item.created and not item.replace
+    try:
+        report = ingest(dest)
+    except RagError as exc:
+        if drop:
+            _discard(dest)
+        return UploadOutcome(orig, "refused", str(exc))
+    except Exception:
+        log.exception("ingesting upload %s failed", orig)
+        if drop:
+            _discard(dest)
+        return UploadOutcome(orig, "refused", "could not be ingested; the details are in the server log")
+    if report.failed:
+        if drop:
+            _discard(dest)
+        return UploadOutcome(orig, "refused", "; ".join(r for _, r in report.failed))
+    if report.added:
+        return UploadOutcome(orig, "added", f"added as {dest.name} ({_plural(report.chunks)})", dest.name)
+    if report.updated:
+        return UploadOutcome(orig, "updated", f"replaced {dest.name} ({_plural(report.chunks)})", dest.name)
+    same = "" if dest.name == safe_filename(orig) else f" as {dest.name}"
+    return UploadOutcome(orig, "unchanged", f"already in the store{same}, unchanged", dest.name)
+
+
 def ingest_uploads(
     pipeline: Any,
     files: Sequence[tuple[str, Path]],
@@ -171,58 +243,23 @@ def ingest_uploads(
     replace: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> UploadResults:
-    """Check, store and ingest uploaded (original name, temporary path) pairs, one outcome each.
+    """Check, store and ingest uploaded (original name, temporary path) pairs, one outcome each, in the foreground.
 
-    ``pipeline`` needs ``settings`` and ``ingest(paths)`` (a :class:`rag.Pipeline`).
+    ``pipeline`` needs ``settings`` and ``ingest(paths)`` (a :class:`rag.Pipeline`). The UI uses
+    :class:`rag.ui.jobs.UploadQueue` instead, which ingests in the background.
     """
-    settings = pipeline.settings
-    exts = sorted({e.lower() for e in settings.ingest.extensions})
-    folder = uploads_dir(settings.store.path)
     results = UploadResults()
-    accepted: list[tuple[str, Path]] = []
+    accepted: list[Accepted] = []
     for orig, tmp in files:
-        reason = _check(orig, tmp, exts, settings.ui.max_upload_mb)
-        if reason is None:
-            accepted.append((orig, tmp))
+        item = accept_upload(pipeline.settings, orig, tmp, replace=replace)
+        if isinstance(item, UploadOutcome):
+            results.outcomes.append(item)
         else:
-            results.outcomes.append(UploadOutcome(orig, "refused", reason))
-            _discard(tmp)
-    for k, (orig, tmp) in enumerate(accepted):
+            accepted.append(item)
+    for k, item in enumerate(accepted):
         if progress is not None:
-            progress(k, len(accepted), orig)
-        created = False
-        dest: Path | None = None
-        try:
-            dest, created = store_upload(folder, orig, tmp, replace=replace)
-            report = pipeline.ingest([dest])
-        except RagError as exc:
-            results.outcomes.append(UploadOutcome(orig, "refused", str(exc)))
-            if created and dest is not None and not replace:
-                _discard(dest)
-            continue
-        except Exception:
-            log.exception("ingesting upload %s failed", orig)
-            results.outcomes.append(
-                UploadOutcome(orig, "refused", "could not be ingested; the details are in the server log")
-            )
-            if created and dest is not None and not replace:
-                _discard(dest)
-            continue
-        if report.failed:
-            results.outcomes.append(UploadOutcome(orig, "refused", "; ".join(r for _, r in report.failed)))
-            if created and not replace:
-                _discard(dest)
-        elif report.added:
-            passages = f"{report.chunks} passage{'s' if report.chunks != 1 else ''}"
-            results.outcomes.append(UploadOutcome(orig, "added", f"added as {dest.name} ({passages})", dest.name))
-        elif report.updated:
-            passages = f"{report.chunks} passage{'s' if report.chunks != 1 else ''}"
-            results.outcomes.append(UploadOutcome(orig, "updated", f"replaced {dest.name} ({passages})", dest.name))
-        else:
-            same = "" if dest.name == safe_filename(orig) else f" as {dest.name}"
-            results.outcomes.append(
-                UploadOutcome(orig, "unchanged", f"already in the store{same}, unchanged", dest.name)
-            )
+            progress(k, len(accepted), item.name)
+        results.outcomes.append(ingest_accepted(item, lambda p: pipeline.ingest([p])))
     if progress is not None:
         progress(len(accepted), len(accepted), "")
     return results
