@@ -21,9 +21,9 @@ def clean_question(question: str, limit: int) -> tuple[str, str | None]:
             'the question is empty: ask something, e.g. rag ask "Why does ISKP oppose the Taliban?"'
         )
     if len(q) > limit:
-        notice = f"The question was {len(q):,} characters long; only its first {limit:,} were used."
         # At a word boundary: a word cut in two ("…Tal") would be searched as a word of its own.
-        return clip_words(q, limit), notice
+        kept = clip_words(q, limit)
+        return kept, f"The question was {len(q):,} characters long; only its first {len(kept):,} were used."
     return q, None
 
 

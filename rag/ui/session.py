@@ -173,6 +173,8 @@ def answer_turn(
             seen_tokens = True
         elif item.kind == "answer" and item.answer is not None:
             turn.answer = item.answer
+            # What the pipeline searched: it cuts a long question at a word boundary, not at the limit.
+            turn.question = item.answer.question or turn.question
             continue
         else:
             continue

@@ -81,6 +81,8 @@ def test_huge_question_is_truncated_with_notice(pipeline) -> None:  # type: igno
     assert a.notice and "first" in a.notice
     assert len(a.question) <= pipeline.settings.answer.max_question_chars
     assert a.question.endswith(" padding")  # cut between words, not inside one
+    # The notice counts what was kept, not the limit.
+    assert f"only its first {len(a.question):,} were used" in a.notice
 
 
 def test_json_contract(pipeline) -> None:  # type: ignore[no-untyped-def]
