@@ -75,6 +75,7 @@ class Pipeline:
         self.aliases = load_aliases(settings.retrieve.aliases_path)
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
+        self._writer: int | None = None  # the thread inside ingest(), holding its locks
         self.corpus = corpus or Corpus(
             self.store, settings, self.aliases, embedder=self.embedder, ingest_lock=self._ingest_lock
         )
@@ -172,11 +173,17 @@ class Pipeline:
 
         One process writes to a store at a time: with ``wait=False`` a busy store raises
         ``StoreBusyError`` instead of waiting for the other ingest to finish. ``on_progress(written,
-        total)`` hears the chunk counts after every slice written, from the ingesting thread.
+        total)`` hears the chunk counts after every slice written, from the ingesting thread; it may
+        call ``ingest`` for other files (they are written between two slices, under the same locks).
         """
         targets = [Path(p) for p in paths] if paths else [self.settings.ingest.seeds_path]
         # Questions keep being answered (from the corpus as it was) while an ingest runs.
-        with self._ingest_lock, translate_store_errors(), self._write_lock(wait):
+        with contextlib.ExitStack() as held, translate_store_errors():
+            if self._writer != threading.get_ident():  # not an ingest called back from an ingest's progress
+                held.enter_context(self._ingest_lock)
+                held.enter_context(self._write_lock(wait))
+                self._writer = threading.get_ident()
+                held.callback(setattr, self, "_writer", None)
             if rebuild:
                 self.store.reset()
                 self.store.check_model(self.embedder.model_id, self.embedder.dim)

@@ -9,7 +9,6 @@ turn). A failed upload ends its own job only. No gradio here.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import threading
@@ -18,10 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rag.errors import translate_store_errors
-from rag.ingest.writer import ingest_paths
 from rag.ui.uploads import Accepted, UploadOutcome, UploadResults, accept_upload, ingest_accepted
-from store import StoreError
 
 __all__ = ["UploadJob", "UploadQueue"]
 
@@ -181,20 +177,10 @@ class UploadQueue:
             self._ingest(job, self._ingest_inline(job))
 
     def _ingest_inline(self, job: UploadJob) -> Callable[[Path], Any]:
-        """Ingest inside the current job's ingest, which holds the store's locks already."""
-        pipe = self.pipeline
+        """Ingest from within the current job's progress callback (the pipeline writes it between slices)."""
 
         def progress(written: int, total: int) -> None:
             with self._cond:
                 job.written, job.total = written, total
 
-        def ingest(path: Path) -> Any:
-            try:
-                with translate_store_errors():
-                    return ingest_paths([path], pipe.store, pipe.embedder, pipe.settings, on_progress=progress)
-            finally:
-                with contextlib.suppress(StoreError):
-                    pipe.store.mark_changed()
-                pipe.corpus.invalidate()  # questions see the small document now, not after the large one
-
-        return ingest
+        return lambda path: self.pipeline.ingest([path], on_progress=progress)
