@@ -6,9 +6,12 @@ held-out sets (``eval/questions.jsonl``, ``eval/corpora/<name>/questions.jsonl``
 here, so their abstention figures stay an honest measurement.
 
 Questions the answerer declines on its constraints (a number or name no sentence holds) have
-evidence 0 and abstain whatever the threshold; the threshold decides the rest.
+evidence 0 and abstain whatever the threshold. For the rest, the evidence model
+(:mod:`rag.answer.evidence`) is fitted on the anchor sentence's features, and the threshold on
+its leave-one-out probabilities.
 
     python -m eval.calibrate            # evidence of every dev question, per corpus, and the best threshold
+    python -m eval.calibrate --write    # also write the fitted model to rag/data/evidence.json
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.corpora import CORPORA
+from rag.answer.evidence import EVIDENCE_MODEL_PATH, EvidenceModel
 from rag.settings import Settings
 
 DEV_PATH = Path(__file__).parent / "dev.jsonl"
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=Path, default=DEV_PATH, help="the seed corpus's dev questions")
     ap.add_argument("--seeds-only", action="store_true", help="leave the extra corpora out")
     ap.add_argument("--alias-only", action="store_true", help="only fit the alias vector weight")
+    ap.add_argument("--write", action="store_true", help="write the fitted evidence model to rag/data/evidence.json")
     args = ap.parse_args(argv)
     sets: list[tuple[str, list[dict[str, Any]]]] = [("seeds", _load(args.questions))]
     corpora = [] if args.seeds_only else [c for c in CORPORA.values() if c.dev.is_file()]
@@ -94,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"alias vector weight {w:.2f}: cosine with the spelled-out query {cos:.4f} (plain question {plain_cos:.4f})")
     if args.alias_only:
         return 0
-    ans: list[float] = []
-    unans: list[float] = []
-    per: dict[str, tuple[list[float], list[float]]] = {}
+    rows: list[tuple[str, dict[str, Any], dict[str, float] | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings()
         settings.store.path = Path(tmp) / "store"
@@ -108,25 +111,64 @@ def main(argv: list[str] | None = None) -> int:
         for c in corpora:
             pipe.ingest([c.docs])
         for name, items in sets:
-            a_s, u_s = per.setdefault(name, ([], []))
             for it in items:
                 a = pipe.ask(it["question"], history=it.get("history"))
-                ev = a.evidence or 0.0
-                (u_s if _unanswerable(it) else a_s).append(ev)
-                (unans if _unanswerable(it) else ans).append(ev)
-                tag = "unanswerable" if _unanswerable(it) else it["type"]
-                print(f"{ev:6.3f}  {name:<9} {tag:<12} {it['question']}")
+                query = pipe.retriever.prepare(a.standalone_question or it["question"])
+                sel = pipe.answerer.select(query, pipe.retriever.retrieve(query))
+                # The extractive answerer's Selection carries the anchor's features (not part of the protocol).
+                rows.append((name, it, getattr(sel, "features", None)))
+    scored = [(it, f) for _, it, f in rows if f is not None]
+    labels = [0 if _unanswerable(it) else 1 for it, _ in scored]
+    model = EvidenceModel.fit([f for _, f in scored], labels)
+    # The threshold is chosen on leave-one-out probabilities: each question scored by a model fitted
+    # without it, so the threshold does not reward the model for remembering its own questions.
+    loo = [
+        EvidenceModel.fit([f for j, (_, f) in enumerate(scored) if j != i], labels[:i] + labels[i + 1 :]).probability(f)
+        for i, (_, f) in enumerate(scored)
+    ]
+    prob = {id(it): p for (it, _), p in zip(scored, loo, strict=True)}
+    ans = [prob.get(id(it), 0.0) for _, it, _ in rows if not _unanswerable(it)]
+    unans = [prob.get(id(it), 0.0) for _, it, _ in rows if _unanswerable(it)]
     t, acc = best_threshold(ans, unans)
-    for name, (a_s, u_s) in per.items():
-        declined = sum(e < t for e in u_s) / max(len(u_s), 1)
-        wrong = sum(e < t for e in a_s) / max(len(a_s), 1)
+    score = {id(it): f["score"] for _, it, f in rows if f is not None}
+    t_score, acc_score = best_threshold(
+        [score.get(id(it), 0.0) for _, it, _ in rows if not _unanswerable(it)],
+        [score.get(id(it), 0.0) for _, it, _ in rows if _unanswerable(it)],
+    )
+    for name, it, f in rows:
+        tag = "unanswerable" if _unanswerable(it) else it["type"]
+        ev = "declined on constraints" if f is None else f"{score[id(it)]:.3f} {prob[id(it)]:.3f}"
+        print(f"{ev:>12}  {name:<9} {tag:<12} {it['question']}")
+    for name, _ in sets:
+        a_s = [prob.get(id(it), 0.0) for n, it, _ in rows if n == name and not _unanswerable(it)]
+        u_s = [prob.get(id(it), 0.0) for n, it, _ in rows if n == name and _unanswerable(it)]
+        s_a = [score.get(id(it), 0.0) for n, it, _ in rows if n == name and not _unanswerable(it)]
+        s_u = [score.get(id(it), 0.0) for n, it, _ in rows if n == name and _unanswerable(it)]
         print(
-            f"{name}: {len(a_s)} answerable (wrongly declined {wrong:.2f}), "
-            f"{len(u_s)} unanswerable (declined {declined:.2f})"
+            f"{name}: {len(a_s)} answerable, wrongly declined {sum(e < t_score for e in s_a) / max(len(s_a), 1):.2f} "
+            f"on the score, {sum(e < t for e in a_s) / max(len(a_s), 1):.2f} on the model; {len(u_s)} unanswerable, "
+            f"declined {sum(e < t_score for e in s_u) / max(len(u_s), 1):.2f} on the score, "
+            f"{sum(e < t for e in u_s) / max(len(u_s), 1):.2f} on the model"
         )
-    print(f"\nanswerable evidence:   min {min(ans):.3f}  median {sorted(ans)[len(ans) // 2]:.3f}")
-    print(f"unanswerable evidence: max {max(unans):.3f}  median {sorted(unans)[len(unans) // 2]:.3f}")
-    print(f"best threshold {t:.3f} (balanced accuracy {acc:.3f}); current default {Settings().answer.min_evidence}")
+    weights = ", ".join(f"{n} {w:+.2f}" for n, w in zip(model.features, model.weights, strict=True))
+    print(f"\nevidence model weights: {weights}")
+    cur = Settings().answer
+    print(
+        f"score threshold {t_score:.3f} (balanced accuracy {acc_score:.3f}): answer.min_evidence, "
+        f"now {cur.min_evidence}"
+    )
+    print(
+        f"model threshold {t:.3f} (balanced accuracy {acc:.3f}, leave-one-out): answer.min_probability, "
+        f"now {cur.min_probability}"
+    )
+    if args.write:
+        n_dev = sum(len(items) for _, items in sets)
+        note = (
+            f"Fitted by python -m eval.calibrate --write on {n_dev} dev questions "
+            f"({len(scored)} with an anchor sentence)."
+        )
+        EVIDENCE_MODEL_PATH.write_text(model.to_json(note), encoding="utf-8")
+        print(f"wrote {EVIDENCE_MODEL_PATH}")
     return 0
 
 

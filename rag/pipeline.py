@@ -147,6 +147,7 @@ class Pipeline:
                     n_chunks=index.n_docs,
                     max_sentences=a.max_sentences,
                     min_evidence=a.min_evidence,
+                    min_probability=a.min_probability if a.abstain_on == "model" else None,
                     cache_size=self.settings.retrieve.chunk_cache,
                 )
                 self._built = (index, built)

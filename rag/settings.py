@@ -147,6 +147,17 @@ class AnswerSettings(BaseModel):
             "(calibrated on the dev questions of every corpus: python -m eval.calibrate)."
         ),
     )
+    abstain_on: Literal["score", "model"] = Field(
+        "score",
+        description=(
+            "'score': abstain on the best sentence's score (answer.min_evidence); 'model': on the evidence "
+            "model's probability that it answers the question (answer.min_probability; rag/answer/evidence.py)."
+        ),
+    )
+    min_probability: float = Field(
+        0.50,
+        description="With abstain_on='model', abstain below this probability (python -m eval.calibrate).",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are truncated, with a notice.")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer.evidence import EvidenceModel, load_evidence_model
 from rag.lru import LRU
 from rag.retrieve.aliases import Aliases
 from rag.retrieve.hybrid import Query
@@ -15,7 +16,7 @@ from rag.retrieve.lexical import lexical_tokens
 from rag.text import is_answer_sentence, words
 from rag.types import Chunk, ScoredChunk
 from rag.verify.cite import CitedSentence
-from rag.verify.constraints import Constraints, extract, has_answer_type
+from rag.verify.constraints import Constraints, extract, has_answer_type, predicate_coverage, predicate_terms
 
 __all__ = ["Candidate", "ExtractiveAnswerer", "Selection"]
 
@@ -106,6 +107,8 @@ class Selection:
     candidates: list[Candidate]
     #: Why nothing was chosen although sentences scored (a name the documents never mention, …).
     unmet: str | None = None
+    #: The anchor sentence's features the evidence model scored (None when no sentence was an anchor).
+    features: dict[str, float] | None = None
 
 
 class ExtractiveAnswerer:
@@ -121,6 +124,8 @@ class ExtractiveAnswerer:
         *,
         df: Callable[[str], int] | None = None,
         n_chunks: int = 0,
+        model: EvidenceModel | None = None,
+        min_probability: float | None = None,
     ) -> None:
         self.aliases = aliases
         self.idf = idf
@@ -129,6 +134,9 @@ class ExtractiveAnswerer:
         self.n_chunks = n_chunks
         self.max_sentences = max_sentences
         self.min_evidence = min_evidence
+        self.model = model or load_evidence_model()
+        # When set, abstention follows the evidence model's probability instead of the score.
+        self.min_probability = min_probability
         self._cache: LRU[list[_Sentence]] = LRU(cache_size)
         self._terms: LRU[frozenset[str]] = LRU(cache_size)
 
@@ -231,9 +239,13 @@ class ExtractiveAnswerer:
         if not anchors:
             return Selection([], 0.0, cands, unmet="no sentence holds the question's numbers and names")
         best = anchors[0]
-        evidence = best.score
-        if evidence < self.min_evidence:
-            return Selection([], evidence, cands)
+        features = self.features(query, cons, best)
+        if self.min_probability is None:
+            evidence, threshold = best.score, self.min_evidence
+        else:
+            evidence, threshold = self.model.probability(features), self.min_probability
+        if evidence < threshold:
+            return Selection([], evidence, cands, features=features)
         # Companions are measured against the anchor's own merit: its name bonus decides that the
         # question is answered, not how far below it another sentence may fall.
         base = best.score - best.name_bonus
@@ -246,7 +258,25 @@ class ExtractiveAnswerer:
                 return Selection([], 0.0, cands, unmet="no sentence holds the kind of answer asked for")
             chosen = [*chosen[: self.max_sentences - 1], typed]
         chosen = self._add_neighbours(chosen, cands, CONTINUATION_SHARE * base, self.max_sentences)
-        return Selection(self._order(chosen), evidence, cands)
+        return Selection(self._order(chosen), evidence, cands, features=features)
+
+    def features(self, query: Query, cons: Constraints, c: Candidate) -> dict[str, float]:
+        """What the evidence model scores of a candidate answering ``query`` (see ``rag.answer.evidence``)."""
+        entities = " ".join([*cons.entities, *self.aliases.expansion_terms(query.text)])
+        pred = predicate_terms(query.tokens, cons, frozenset(lexical_tokens(entities, self.aliases)))
+        sentence_terms = frozenset(lexical_tokens(c.text, self.aliases))
+        return {
+            "score": c.score,
+            "semantic": c.semantic,
+            "lexical": c.lexical,
+            "predicate_sentence": predicate_coverage(pred, sentence_terms, self.idf),
+            "predicate_chunk": predicate_coverage(pred, self._chunk_terms(c.item.chunk), self.idf),
+            "typed": float(c.typed),
+            "rare_name": float(c.name_bonus > 0),
+            "has_predicate": float(bool(pred)),
+            "fused": c.item.score,
+            "dense": c.item.dense_score or 0.0,
+        }
 
     def _companions(self, best: Candidate, pool: list[Candidate]) -> list[Candidate]:
         """The anchor plus up to ``max_sentences - 1`` others: first the best sentence of each

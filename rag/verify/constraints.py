@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -37,6 +37,8 @@ __all__ = [
     "extract",
     "has_answer_type",
     "numbers",
+    "predicate_coverage",
+    "predicate_terms",
     "statement_names",
     "title_acronym",
     "years",
@@ -242,6 +244,44 @@ class Constraints:
 def _holds(terms: AbstractSet[str], stem_: str) -> bool:
     """``terms`` has ``stem_`` bare or with a possessive ending (what ``bare`` strips)."""
     return any(stem_ + end in terms for end in _POSSESSIVE_ENDS)
+
+
+# Words that frame a question rather than say what it asks about ("What did X say about …",
+# "What happened in …"): not part of its predicate.
+_FRAMING = frozenset(
+    stem(w)
+    for w in (
+        "happen", "happened", "say", "said", "mean", "means", "refer", "refers", "describe", "described", "do",
+        "does", "did", "make", "made", "get", "according", "article", "articles", "document", "documents", "text",
+        "name", "called", "call", "kind", "type", "way", "ways", "role",
+    )
+)  # fmt: skip
+
+
+def predicate_terms(tokens: Iterable[str], cons: Constraints, entity_tokens: AbstractSet[str]) -> tuple[str, ...]:
+    """The question's content terms beyond its names and entities ("founded", "born", "members"): what
+    it asks *about* them, which the answering sentence should also hold."""
+    names = {s for n in cons.names for s in n.stems}
+    return tuple(t for t in dict.fromkeys(tokens) if t not in names and t not in entity_tokens and t not in _FRAMING)
+
+
+def _term_in(term: str, terms: AbstractSet[str]) -> bool:
+    """``term`` is in ``terms``, or shares a prefix with one (found/founding, succeed/successor)."""
+    if term in terms:
+        return True
+    for u in terms:
+        n = min(len(term), len(u))
+        if (n >= 4 and (term.startswith(u) or u.startswith(term))) or (n >= 5 and term[:5] == u[:5]):
+            return True
+    return False
+
+
+def predicate_coverage(pred: Sequence[str], terms: AbstractSet[str], idf: Callable[[str], float]) -> float:
+    """The idf-weighted share of the predicate terms held by ``terms`` (1 when there are none)."""
+    total = sum(idf(t) for t in pred)
+    if not pred or total <= 0:
+        return 1.0
+    return sum(idf(t) for t in pred if _term_in(t, terms)) / total
 
 
 def bare(term: str) -> str:

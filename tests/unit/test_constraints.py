@@ -122,3 +122,23 @@ def test_statement_names_skip_a_lone_sentence_initial_word() -> None:
     ]
     assert statement_names("Jennifer Cafarella predicted attacks.", ALIASES) == [("jennifer", "cafarella")]
     assert statement_names("ISIS-K views the Taliban as apostates.", ALIASES) == [("taliban",)]
+
+
+def test_predicate_terms_leave_out_names_entities_and_framing_words() -> None:
+    from rag.verify.constraints import predicate_terms
+
+    aliases = load_aliases()
+    question = "What did Mullah Omar say about who founded the Haqqani network?"
+    cons = extract(question, aliases, lambda _t: 1)
+    tokens = ["mullah", "omar", "say", "found", "haqqani", "network"]
+    assert predicate_terms(tokens, cons, frozenset()) == ("found", "network")
+    assert predicate_terms(["iskp", "member"], cons, frozenset({"iskp"})) == ("member",)
+
+
+def test_predicate_coverage_is_idf_weighted_and_matches_word_forms() -> None:
+    from rag.verify.constraints import predicate_coverage
+
+    idf = {"found": 3.0, "network": 1.0}.__getitem__
+    assert predicate_coverage(("found", "network"), frozenset({"founding", "group"}), idf) == 0.75
+    assert predicate_coverage(("found", "network"), frozenset({"group"}), idf) == 0.0
+    assert predicate_coverage((), frozenset(), idf) == 1.0
