@@ -1,8 +1,10 @@
-"""The pipeline's view of the corpus: which documents are committed, and the lexical index over them.
+"""The pipeline's view of the corpus: which documents are committed, the lexical index over them, and writes.
 
 Readers poll a one-record corpus-version token (cheap) and re-read the document records only
 when it changes; when the corpus changed under them (another process or server client ingested)
-the lexical index is rebuilt and every ``on_change`` callback runs (the chunk caches).
+the lexical index is rebuilt and every ``on_change`` callback runs (the chunk caches). Writers
+(ingest, remove, reindex) hold the ingest lock and the store's cross-process write lock, and
+announce what they changed.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ import contextlib
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from rag.errors import translate_store_errors
+from rag.errors import DocumentNotFoundError, IngestError, translate_store_errors
 from rag.protocols import Embedder
-from rag.records import Key
+from rag.records import Key, document_info
 from rag.retrieve.aliases import Aliases
 from rag.retrieve.lexical import LexicalIndex, tokenizer_fingerprint
 from rag.settings import Settings
+from rag.types import DocumentInfo
 from store import Scalar, StoreError, VectorStore, write_lock
 
 __all__ = ["Corpus"]
@@ -50,6 +54,7 @@ class Corpus:
         # embedder, under the ingest lock; without an embedder they stay invisible.
         self._embedder = embedder
         self._ingest_lock = ingest_lock or threading.Lock()
+        self._writer: int | None = None  # the thread inside a write, holding its locks
         self._chunk_count = -1
         self._outside_seen = -1
         #: Called (under the corpus lock) whenever the corpus is found changed or is invalidated.
@@ -217,3 +222,80 @@ class Corpus:
     def _changed(self) -> None:
         for callback in self.on_change:
             callback()
+
+    # -- documents and writes ---------------------------------------------------
+    def sources(self) -> list[DocumentInfo]:
+        """Every committed document with its metadata and chunk count, ordered by path."""
+        return sorted((document_info(k, v) for k, v in self.documents().items()), key=lambda d: d.path)
+
+    def find(self, key: str) -> DocumentInfo:
+        """The committed document whose id, file name or path is ``key`` (``DocumentNotFoundError`` if none)."""
+        for info in self.sources():
+            if key in (info.doc_id, info.source, info.path):
+                return info
+        raise DocumentNotFoundError(f"no document {key!r} in the store; see `rag sources`")
+
+    def write_lock(self, wait: bool = True) -> contextlib.AbstractContextManager[None]:
+        """The store's cross-process write lock (one writing process at a time)."""
+        folder: Path | None = getattr(self.store, "folder", None)
+        if folder is None and self.settings.chroma.host:
+            # Locked beside the local cache: that serialises this machine's writers only, since a
+            # Chroma server offers no lock of its own.
+            folder = self.cache_dir().parent
+        return write_lock(folder, self.store.location, wait=wait, notify=_tell)
+
+    @contextlib.contextmanager
+    def _held(self, wait: bool = True) -> Iterator[None]:
+        """Hold the ingest and write locks, unless this thread does (a write called back from an ingest's progress)."""
+        with contextlib.ExitStack() as held, translate_store_errors():
+            if self._writer != threading.get_ident():
+                held.enter_context(self._ingest_lock)
+                held.enter_context(self.write_lock(wait))
+                self._writer = threading.get_ident()
+                held.callback(setattr, self, "_writer", None)
+            yield
+
+    @contextlib.contextmanager
+    def writing(self, *, wait: bool = True) -> Iterator[None]:
+        """Hold the ingest and write locks while the body writes; then tell every reader the corpus changed."""
+        with self._held(wait):
+            try:
+                yield
+            finally:
+                # Also after an ingest that wrote nothing: the rerun after a crash tells readers
+                # about documents the crashed run committed without announcing them.
+                with contextlib.suppress(StoreError):  # the write's own error says more
+                    self.store.mark_changed()
+                self.invalidate()
+
+    def remove(self, key: str, *, delete_file: bool = False) -> DocumentInfo:
+        """Remove a committed document (by id, file name or path); with ``delete_file`` its file too."""
+        info = self.find(key)
+        with self.writing():
+            self.store.delete_documents([info.doc_id])
+            self.store.delete_doc_chunks([info.doc_id])
+        if delete_file:
+            try:
+                Path(info.path).unlink(missing_ok=True)
+            except OSError as exc:
+                raise IngestError(
+                    f"removed {info.source} from the store, but its file could not be deleted: {exc}"
+                ) from None
+        return info
+
+    def forget(self, key: str) -> Path:
+        """Drop a document's record (not its chunks) so that ingesting its file, returned, rebuilds it."""
+        info = self.find(key)
+        path = Path(info.path)
+        if not path.is_file():
+            raise IngestError(
+                f"the file of {info.source} is gone ({info.path}); remove the document or ingest it again"
+            )
+        with self._held():
+            # Without its record the document reads as new, so the ingest rebuilds its chunks.
+            self.store.delete_documents([info.doc_id])
+        return path
+
+
+def _tell(message: str) -> None:
+    print(f"rag: {message}", file=sys.stderr, flush=True)

@@ -8,8 +8,6 @@ documents, the lexical index), :mod:`rag.retrieve.hybrid`, :mod:`rag.answer.extr
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,17 +20,17 @@ from rag.answer.followup import HistoryItem, as_turns, condense_question
 from rag.answer.question import clean_question, resolve_mode
 from rag.corpus import Corpus
 from rag.embed import make_embedder
-from rag.errors import ConfigError, DocumentNotFoundError, IngestError, RagError, translate_store_errors
+from rag.errors import ConfigError, DocumentNotFoundError, RagError, translate_store_errors
 from rag.ingest import IngestReport, check_seedable, ingest_paths, seeding
 from rag.ingest.nodes import ensure_node_format
 from rag.protocols import Answerer, ChatModel, Embedder, SupportJudge
-from rag.records import document_from_record, document_info
+from rag.records import document_from_record
 from rag.retrieve.aliases import load_aliases
 from rag.retrieve.hybrid import HybridRetriever, Query
 from rag.retrieve.lexical import LexicalIndex
 from rag.settings import Settings
 from rag.types import Answer, Document, DocumentInfo, ScoredChunk, StreamEvent
-from store import StoreError, VectorStore, open_store, write_lock
+from store import VectorStore, open_store
 
 if TYPE_CHECKING:
     from rag.answer.generative import GenerativeAnswerer
@@ -74,11 +72,7 @@ class Pipeline:
             self.migration = ensure_node_format(self.store)
         self.aliases = load_aliases(settings.retrieve.aliases_path)
         self._lock = threading.RLock()
-        self._ingest_lock = threading.Lock()
-        self._writer: int | None = None  # the thread inside ingest(), holding its locks
-        self.corpus = corpus or Corpus(
-            self.store, settings, self.aliases, embedder=self.embedder, ingest_lock=self._ingest_lock
-        )
+        self.corpus = corpus or Corpus(self.store, settings, self.aliases, embedder=self.embedder)
         if chat_model is None and llm is not None:
             chat_model = _chat_model_of(llm)
         self._chat_model = chat_model
@@ -179,68 +173,22 @@ class Pipeline:
         """
         targets = [Path(p) for p in paths] if paths else [self.settings.ingest.seeds_path]
         # Questions keep being answered (from the corpus as it was) while an ingest runs.
-        with contextlib.ExitStack() as held, translate_store_errors():
-            if self._writer != threading.get_ident():  # not an ingest called back from an ingest's progress
-                held.enter_context(self._ingest_lock)
-                held.enter_context(self._write_lock(wait))
-                self._writer = threading.get_ident()
-                held.callback(setattr, self, "_writer", None)
+        with self.corpus.writing(wait=wait):
             if rebuild:
                 self.store.reset()
                 self.store.check_model(self.embedder.model_id, self.embedder.dim)
-            try:
-                return ingest_paths(
-                    targets, self.store, self.embedder, self.settings, prune=prune, progress=progress,
-                    on_progress=on_progress,
-                )  # fmt: skip
-            finally:
-                # Also after an ingest that wrote nothing: the rerun after a crash tells readers
-                # about documents the crashed run committed without announcing them.
-                with contextlib.suppress(StoreError):  # the ingest's own error says more
-                    self.store.mark_changed()
-                self.corpus.invalidate()
+            return ingest_paths(
+                targets, self.store, self.embedder, self.settings, prune=prune, progress=progress,
+                on_progress=on_progress,
+            )  # fmt: skip
 
     def remove(self, key: str, *, delete_file: bool = False) -> DocumentInfo:
         """Remove a stored document (by id, file name or path); with ``delete_file`` its file too."""
-        info = self._info(key)
-        with self._ingest_lock, translate_store_errors(), self._write_lock():
-            try:
-                self.store.delete_documents([info.doc_id])
-                self.store.delete_doc_chunks([info.doc_id])
-            finally:
-                with contextlib.suppress(StoreError):
-                    self.store.mark_changed()
-                self.corpus.invalidate()
-        if delete_file:
-            try:
-                Path(info.path).unlink(missing_ok=True)
-            except OSError as exc:
-                raise IngestError(
-                    f"removed {info.source} from the store, but its file could not be deleted: {exc}"
-                ) from None
-        return info
+        return self.corpus.remove(key, delete_file=delete_file)
 
     def reindex(self, key: str) -> IngestReport:
         """Read a stored document's file again and re-ingest it, even when it looks unchanged."""
-        info = self._info(key)
-        path = Path(info.path)
-        if not path.is_file():
-            raise IngestError(
-                f"the file of {info.source} is gone ({info.path}); remove the document or ingest it again"
-            )
-        with self._ingest_lock, translate_store_errors(), self._write_lock():
-            # Without its record the document reads as new, so the ingest rebuilds its chunks.
-            self.store.delete_documents([info.doc_id])
-        return self.ingest([path])
-
-    def _write_lock(self, wait: bool = True) -> contextlib.AbstractContextManager[None]:
-        """The store's cross-process write lock (one writing process at a time)."""
-        folder: Path | None = getattr(self.store, "folder", None)
-        if folder is None and self.settings.chroma.host:
-            # Locked beside the local cache: that serialises this machine's writers only, since a
-            # Chroma server offers no lock of its own.
-            folder = self.corpus.cache_dir().parent
-        return write_lock(folder, self.store.location, wait=wait, notify=_tell)
+        return self.ingest([self.corpus.forget(key)])
 
     def ensure_corpus(
         self, *, progress: bool = False, notify: Callable[[str], None] | None = None
@@ -272,27 +220,21 @@ class Pipeline:
     # -- sources --------------------------------------------------------------
     def sources(self) -> list[DocumentInfo]:
         """Every ingested document with its metadata and chunk count."""
-        return sorted((document_info(k, v) for k, v in self.corpus.documents().items()), key=lambda d: d.path)
-
-    def _info(self, key: str) -> DocumentInfo:
-        for info in self.sources():
-            if key in (info.doc_id, info.source, info.path):
-                return info
-        raise DocumentNotFoundError(f"no document {key!r} in the store; see `rag sources`")
+        return self.corpus.sources()
 
     def document(self, key: str) -> Document:
         """A stored document (by id, file name or path) with its cleaned text.
 
         Raises :class:`rag.errors.DocumentNotFoundError` when no document matches.
         """
-        info = self._info(key)
+        info = self.corpus.find(key)
         with translate_store_errors():
             rec = self.store.document(info.doc_id)
         if rec is None:
             raise DocumentNotFoundError(f"no document {key!r} in the store; see `rag sources`")
         return document_from_record(rec)
 
-    # -- llama-index ------------------------------------------------------------
+    # -- retrieval and llama-index ---------------------------------------------
     def retrieve(self, question: str, *, top_k: int | None = None) -> list[ScoredChunk]:
         """The top-k chunks for ``question`` (hybrid retrieval, name variants), best first."""
         q, _ = clean_question(question, self.settings.answer.max_question_chars)
@@ -410,10 +352,6 @@ def _chat_model_of(llm: Any) -> ChatModel:
     if callable(getattr(llm, "stream", None)):
         return llm  # type: ignore[no-any-return]
     raise ConfigError(f"llm= takes a llama_index.core.llms.LLM or a rag chat model, not {type(llm).__name__}")
-
-
-def _tell(message: str) -> None:
-    print(f"rag: {message}", file=sys.stderr, flush=True)
 
 
 def _open(settings: Settings) -> VectorStore:
