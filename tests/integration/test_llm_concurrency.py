@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from conftest import SEEDS
-from test_llm_server import llm_url  # noqa: F401  (the module-scoped server fixture)
 
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -25,7 +24,7 @@ LARGE = ("What is the difference between the Taliban and ISIS?", 3)
 
 
 @pytest.fixture(scope="module")
-def pipe(seeded_store: Path, llm_url: str) -> Pipeline:  # noqa: F811
+def pipe(seeded_store: Path, llm_url: str) -> Pipeline:
     llm = {"base_url": llm_url, "api_key": "none", "max_tokens": 40, "timeout": 300}
     return Pipeline.from_settings(Settings(store={"path": seeded_store}, ingest={"seeds_path": SEEDS}, llm=llm))
 

