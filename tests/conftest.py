@@ -185,7 +185,7 @@ def start_chroma_server(path: Path, port: int) -> subprocess.Popen[bytes]:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError("chroma run did not start")
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

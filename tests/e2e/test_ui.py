@@ -590,7 +590,7 @@ def test_rag_chat_command_serves_the_seeds_and_says_so_in_one_line(tmp_path: Pat
                 except OSError:
                     pass
                 assert time.monotonic() < deadline, "rag chat did not serve its page within 120 s"
-                time.sleep(0.3)
+                time.sleep(0.1)
             assert "[1]" in Client(url, verbose=False).predict(HEADLINE, api_name="/ask")
         finally:
             proc.send_signal(signal.SIGTERM)
