@@ -4,8 +4,9 @@ It stores chunk vectors with their text and metadata, and one record per documen
 (written last, so a document without its record is an unfinished ingest).
 """
 
-from store.chroma import ChromaStore, open_store
+from store.chroma import ChromaStore
 from store.lock import StoreBusyError, write_lock
+from store.opening import open_store
 from store.types import (
     DocRecord,
     EmbeddingMismatchError,

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import http.client
-import json
-import os
-import shutil
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,16 +12,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from store.types import (
-    DocRecord,
-    EmbeddingMismatchError,
-    Hit,
-    Record,
-    Scalar,
-    StoreCorruptError,
-    StoreError,
-    StoreUnavailableError,
-)
+from store.faults import chroma_error
+from store.types import DocRecord, EmbeddingMismatchError, Hit, Record, Scalar, StoreError, StoreUnavailableError
+
+__all__ = ["DOC_ID_KEY", "MAX_BATCH", "ChromaStore", "raw_persistent_client"]
 
 T = TypeVar("T")
 
@@ -35,51 +24,6 @@ MAX_BATCH = 5000
 
 #: The chunk metadata key holding a chunk's document id (the store's own field, filtered on).
 DOC_ID_KEY = "doc_id"
-
-#: The embedded store's database file.
-SQLITE_NAME = "chroma.sqlite3"
-
-_CORRUPT_MARKERS = ("database disk image is malformed", "file is not a database", "malformed database schema")
-
-
-def corruption_hint(location: str, exc: BaseException) -> StoreCorruptError | None:
-    """A one-line corruption error for SQLite's corruption messages, else None."""
-    text = str(exc)
-    if not any(m in text for m in _CORRUPT_MARKERS):
-        return None
-    return StoreCorruptError(
-        f"the store at {location} is corrupt ({text.strip().splitlines()[0][:120]}): restore the folder from a "
-        "backup, or move it aside and run `rag ingest` to build a new store"
-    )
-
-
-def inspect_folder(path: Path) -> tuple[bool, str | None]:
-    """Whether the store at ``path`` is new (no folder, or an empty one), and any damage seen."""
-    if not path.exists():
-        return True, None
-    if not path.is_dir():
-        raise StoreUnavailableError(f"the store path {path} is a file, not a folder; point RAG_STORE_PATH at a folder")
-    db = path / SQLITE_NAME
-    if not db.exists():
-        if any(path.iterdir()):
-            raise StoreCorruptError(
-                f"the store folder {path} has files but no {SQLITE_NAME}: its database was deleted, or this is "
-                "not a store; restore it from a backup, or point RAG_STORE_PATH at a new folder"
-            )
-        return True, None
-    try:
-        with db.open("rb") as f:
-            head = f.read(16)
-    except OSError:
-        return False, None  # opening says why (permissions)
-    if not head:
-        return False, f"its database file {SQLITE_NAME} is empty (0 bytes): truncated?"
-    if head != b"SQLite format 3\x00":
-        raise StoreCorruptError(
-            f"the store at {path} is corrupt ({SQLITE_NAME} is not a database): restore the folder from a "
-            "backup, or move it aside and run `rag ingest` to build a new store"
-        )
-    return False, None
 
 
 def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Scalar]:
@@ -112,6 +56,7 @@ class ChromaStore:
         created: bool | None = None,
         damage: str | None = None,
         folder: Path | None = None,
+        copy: Any = None,
     ) -> None:
         self._client = client
         self.name = name
@@ -119,8 +64,8 @@ class ChromaStore:
         #: The embedded store's folder (None for a server store or a read-only one).
         self.folder = folder
         #: Opened from a temporary copy because the folder cannot be written: every write is refused.
-        self.read_only = False
-        self._keep: Any = None
+        self.read_only = copy is not None
+        self._keep: Any = copy  # that copy's TemporaryDirectory, removed when the store is closed or collected
         #: What was wrong with the store's files when it was opened (e.g. an emptied database), if anything.
         self.damage = damage
         self._timeout = timeout
@@ -171,20 +116,7 @@ class ChromaStore:
         except StoreError:
             raise
         except Exception as exc:
-            if _is_transport_error(exc):
-                raise StoreUnavailableError(
-                    f"lost the Chroma server at {self.location}: {type(exc).__name__}: {exc}; "
-                    "check that it is running (chroma run ...)"
-                ) from exc
-            corrupt = corruption_hint(self.location, exc)
-            if corrupt is not None:
-                raise corrupt from exc
-            if "readonly database" in str(exc) or "no such table" in str(exc):
-                raise StoreUnavailableError(
-                    f"the store at {self.location} cannot be written ({exc}); "
-                    "was its folder deleted while in use? restart the program"
-                ) from exc
-            raise StoreError(f"Chroma error at {self.location}: {type(exc).__name__}: {exc}") from exc
+            raise chroma_error(self.location, exc) from exc
 
     # -- model guard ------------------------------------------------------
     def check_model(self, model_id: str, dim: int) -> None:
@@ -354,29 +286,22 @@ class ChromaStore:
 
     def corpus_version(self) -> str | None:
         """The corpus's version token, or None when no writer has set one."""
+        return self._state_value(self._STATE_ID)
+
+    def marker(self, key: str) -> str | None:
+        """A small named value kept beside the corpus token (e.g. the record format), or None."""
+        return self._state_value(f"marker:{key}")
+
+    def _state_value(self, id_: str) -> str | None:
         state = self._state_collection(create=False)
         if state is None:
             return None
         try:
-            res = self._call(lambda: state.get(ids=[self._STATE_ID], include=["documents"]))
+            res = self._call(lambda: state.get(ids=[id_], include=["documents"]))
         except StoreUnavailableError:
             raise
         except StoreError:
             self._state = None  # dropped by a reset elsewhere: look it up again next time
-            return None
-        return (res["documents"] or [None])[0] if res["ids"] else None
-
-    def marker(self, key: str) -> str | None:
-        """A small named value kept beside the corpus token (e.g. the record format), or None."""
-        state = self._state_collection(create=False)
-        if state is None:
-            return None
-        try:
-            res = self._call(lambda: state.get(ids=[f"marker:{key}"], include=["documents"]))
-        except StoreUnavailableError:
-            raise
-        except StoreError:
-            self._state = None
             return None
         return (res["documents"] or [None])[0] if res["ids"] else None
 
@@ -452,134 +377,6 @@ class ChromaStore:
             self._chunks = self._call(lambda: self._collection(f"{self.name}_chunks"))
             self._docs = self._call(lambda: self._collection(f"{self.name}_docs"))
             self.mark_changed()
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    names = {c.__name__ for c in type(exc).__mro__}
-    return bool(
-        names
-        & {"ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError", "ConnectionError", "NetworkError"}
-    ) or isinstance(exc, ConnectionError | OSError)
-
-
-def _heartbeat(host: str, port: int, ssl: bool, headers: Mapping[str, str], timeout: float) -> None:
-    conn_cls = http.client.HTTPSConnection if ssl else http.client.HTTPConnection
-    conn = conn_cls(host, port, timeout=timeout)
-    try:
-        conn.request("GET", "/api/v2/heartbeat", headers=dict(headers))
-        resp = conn.getresponse()
-        body = resp.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise StoreUnavailableError(
-            f"cannot reach the Chroma server at {host}:{port} ({type(exc).__name__}: {exc}); "
-            f"start it with `chroma run --path DIR --host {host} --port {port}` or unset RAG_CHROMA_HOST "
-            "to use the local store"
-        ) from exc
-    finally:
-        conn.close()
-    if resp.status in (401, 403):
-        raise StoreUnavailableError(
-            f"the Chroma server at {host}:{port} refused our credentials (HTTP {resp.status}); "
-            "check RAG_CHROMA_AUTH_TOKEN / RAG_CHROMA_AUTH_HEADER"
-        )
-    if resp.status != 200:
-        raise StoreUnavailableError(
-            f"the Chroma server at {host}:{port} answered HTTP {resp.status} to its heartbeat: {body[:200]!r}"
-        )
-    try:
-        json.loads(body)
-    except ValueError as exc:
-        raise StoreUnavailableError(f"{host}:{port} answered, but not as a Chroma server") from exc
-
-
-def open_store(
-    *,
-    path: Path | None = None,
-    host: str | None = None,
-    port: int = 8000,
-    ssl: bool = False,
-    headers: Mapping[str, str] | None = None,
-    timeout: float = 10.0,
-    collection: str = "rag",
-) -> ChromaStore:
-    """Open the embedded store at ``path``, or the Chroma server at ``host:port`` when host is set."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    if host:
-        _heartbeat(host, port, ssl, headers or {}, timeout=min(timeout, 5.0))
-        try:
-            client = chromadb.HttpClient(
-                host=host,
-                port=port,
-                ssl=ssl,
-                headers=dict(headers or {}),
-                # HttpClient writes host and port into the settings object: a fresh one each time.
-                settings=ChromaSettings(anonymized_telemetry=False),
-            )
-        except Exception as exc:
-            raise StoreUnavailableError(f"cannot connect to the Chroma server at {host}:{port}: {exc}") from exc
-        return ChromaStore(
-            client, collection, location=f"{'https' if ssl else 'http'}://{host}:{port}", timeout=timeout
-        )
-    if path is None:
-        raise StoreError("no store path given")
-    try:
-        created, damage = inspect_folder(path)
-    except OSError as exc:
-        raise StoreUnavailableError(
-            f"cannot open the store folder {path}: {exc.strerror or exc}; "
-            "check its permissions or point RAG_STORE_PATH elsewhere"
-        ) from exc
-    if not created and _read_only(path):
-        return _open_read_only(path, collection, damage)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-    except Exception as exc:
-        corrupt = corruption_hint(str(path), exc)
-        if corrupt is not None:
-            raise corrupt from exc
-        raise StoreUnavailableError(
-            f"cannot open the store folder {path}: {type(exc).__name__}: {exc}; "
-            "check its permissions or point RAG_STORE_PATH elsewhere"
-        ) from exc
-    return ChromaStore(client, collection, location=str(path), created=created, damage=damage, folder=path)
-
-
-def _read_only(path: Path) -> bool:
-    db = path / SQLITE_NAME
-    return not os.access(path, os.W_OK) or (db.exists() and not os.access(db, os.W_OK))
-
-
-def _open_read_only(path: Path, collection: str, damage: str | None) -> ChromaStore:
-    """Open a store we may not write through a private temporary copy (SQLite must write to read)."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    tmp = tempfile.TemporaryDirectory(prefix="rag-readonly-")
-    copy = Path(tmp.name) / "store"
-    try:
-        # The lexical cache is read from the original folder: it need not be copied.
-        shutil.copytree(
-            path, copy, ignore=shutil.ignore_patterns("lexical", "write.lock*"), copy_function=shutil.copyfile
-        )
-        for p in [copy, *copy.rglob("*")]:  # copytree keeps the folders' read-only modes
-            p.chmod(0o700 if p.is_dir() else 0o600)
-        client = chromadb.PersistentClient(path=str(copy), settings=ChromaSettings(anonymized_telemetry=False))
-    except Exception as exc:
-        tmp.cleanup()
-        corrupt = corruption_hint(str(path), exc)
-        if corrupt is not None:
-            raise corrupt from exc
-        raise StoreUnavailableError(
-            f"the store at {path} is read-only and could not be copied to open it ({type(exc).__name__}: {exc}); "
-            "copy it somewhere writable and point RAG_STORE_PATH there"
-        ) from exc
-    store = ChromaStore(client, collection, location=str(path), created=False, damage=damage, folder=None)
-    store.read_only = True
-    store._keep = tmp  # removed when the store is closed or collected
-    return store
 
 
 def raw_persistent_client(path: Path) -> Any:
