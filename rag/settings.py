@@ -155,7 +155,7 @@ class AnswerSettings(BaseModel):
         ),
     )
     min_probability: float = Field(
-        0.50,
+        0.55,
         description="With abstain_on='model', abstain below this probability (python -m eval.calibrate).",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are truncated, with a notice.")

@@ -272,10 +272,6 @@ class ExtractiveAnswerer:
             "predicate_sentence": predicate_coverage(pred, sentence_terms, self.idf),
             "predicate_chunk": predicate_coverage(pred, self._chunk_terms(c.item.chunk), self.idf),
             "typed": float(c.typed),
-            "rare_name": float(c.name_bonus > 0),
-            "has_predicate": float(bool(pred)),
-            "fused": c.item.score,
-            "dense": c.item.dense_score or 0.0,
         }
 
     def _companions(self, best: Candidate, pool: list[Candidate]) -> list[Candidate]:
