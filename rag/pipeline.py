@@ -20,9 +20,10 @@ from rag.answer.followup import HistoryItem, as_turns, condense_question
 from rag.answer.question import clean_question, resolve_mode
 from rag.corpus import Corpus
 from rag.embed import make_embedder
-from rag.errors import ConfigError, DocumentNotFoundError, RagError, translate_store_errors
+from rag.errors import DocumentNotFoundError, RagError, translate_store_errors
 from rag.ingest import IngestReport, check_seedable, ingest_paths, seeding
 from rag.ingest.nodes import ensure_node_format
+from rag.integrations import chat_model_of
 from rag.protocols import Answerer, ChatModel, Embedder, SupportJudge
 from rag.records import document_from_record
 from rag.retrieve.aliases import load_aliases
@@ -74,7 +75,7 @@ class Pipeline:
         self._lock = threading.RLock()
         self.corpus = corpus or Corpus(self.store, settings, self.aliases, embedder=self.embedder)
         if chat_model is None and llm is not None:
-            chat_model = _chat_model_of(llm)
+            chat_model = chat_model_of(llm)
         self._chat_model = chat_model
         self._chat_model_given = chat_model is not None
         self._judge = judge
@@ -340,18 +341,6 @@ class Pipeline:
             retrieved = self.retriever.retrieve(query, top_k)
             timings["retrieve"] = (time.perf_counter() - t) * 1000
         return query, retrieved
-
-
-def _chat_model_of(llm: Any) -> ChatModel:
-    """Our chat model as given, or a llama-index ``LLM`` behind the adapter."""
-    # Judged by class ancestry, so that telling them apart never imports llama_index itself.
-    if any(c.__module__.startswith("llama_index.") for c in type(llm).__mro__):
-        from rag.integrations.llama_index.llm import chat_model_for
-
-        return chat_model_for(llm)
-    if callable(getattr(llm, "stream", None)):
-        return llm  # type: ignore[no-any-return]
-    raise ConfigError(f"llm= takes a llama_index.core.llms.LLM or a rag chat model, not {type(llm).__name__}")
 
 
 def _open(settings: Settings) -> VectorStore:
