@@ -25,6 +25,7 @@ from typing import Any
 
 from eval.corpora import CORPORA
 from rag.answer.evidence import EVIDENCE_MODEL_PATH, EvidenceModel
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.settings import Settings
 
 DEV_PATH = Path(__file__).parent / "dev.jsonl"
@@ -110,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         pipe.ingest()
         for c in corpora:
             pipe.ingest([c.docs])
+        answerer = pipe.answerer
+        if isinstance(answerer, ExtractiveAnswerer):
+            answerer.collect_features = True
         for name, items in sets:
             for it in items:
                 a = pipe.ask(it["question"], history=it.get("history"))

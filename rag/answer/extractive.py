@@ -137,6 +137,8 @@ class ExtractiveAnswerer:
         self.model = model or load_evidence_model()
         # When set, abstention follows the evidence model's probability instead of the score.
         self.min_probability = min_probability
+        #: Compute the anchor's features even when abstaining on the score (calibration reads them).
+        self.collect_features = False
         self._cache: LRU[list[_Sentence]] = LRU(cache_size)
         self._terms: LRU[frozenset[str]] = LRU(cache_size)
 
@@ -239,11 +241,13 @@ class ExtractiveAnswerer:
         if not anchors:
             return Selection([], 0.0, cands, unmet="no sentence holds the question's numbers and names")
         best = anchors[0]
-        features = self.features(query, cons, best)
-        if self.min_probability is None:
-            evidence, threshold = best.score, self.min_evidence
-        else:
+        # The features cost more than the rest of the decision: computed only when they are used.
+        use_model = self.min_probability is not None
+        features = self.features(query, cons, best) if use_model or self.collect_features else None
+        if features is not None and self.min_probability is not None:
             evidence, threshold = self.model.probability(features), self.min_probability
+        else:
+            evidence, threshold = best.score, self.min_evidence
         if evidence < threshold:
             return Selection([], evidence, cands, features=features)
         # Companions are measured against the anchor's own merit: its name bonus decides that the

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.verify.cite import strip_markers
@@ -85,6 +86,36 @@ def test_a_name_the_documents_never_mention_is_declined(castemar: Pipeline) -> N
     a = castemar.ask("When does the market of Porthaven open?")
     assert a.abstained
     assert a.notice and "porthaven" in a.notice.lower()
+
+
+@pytest.fixture(scope="module")
+def castemar_model(castemar: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """The same documents, abstaining on the evidence model (RAG_ANSWER_ABSTAIN_ON=model)."""
+    settings = castemar.settings.model_copy(deep=True)
+    settings.answer.abstain_on = "model"
+    return Pipeline.from_settings(settings)
+
+
+def test_the_evidence_model_declines_a_predicate_no_sentence_holds(castemar_model: Pipeline) -> None:
+    # Castemar and its lighthouse are there; when it was built is not.
+    a = castemar_model.ask("When was the lighthouse of Castemar built?")
+    assert a.abstained, a.text
+    b = castemar_model.ask("When does the old market of Castemar open?")
+    assert not b.abstained
+    assert "every Tuesday" in b.text
+
+
+def test_features_are_computed_only_when_the_model_decides(castemar: Pipeline, castemar_model: Pipeline) -> None:
+    q = "When does the old market of Castemar open?"
+    plain = castemar.retriever.prepare(q)
+    by_score = castemar.answerer.select(plain, castemar.retriever.retrieve(plain))
+    assert getattr(by_score, "features", "missing") is None
+    query = castemar_model.retriever.prepare(q)
+    answerer = castemar_model.answerer
+    assert isinstance(answerer, ExtractiveAnswerer)
+    by_model = answerer.select(query, castemar_model.retriever.retrieve(query))
+    assert by_model.features is not None
+    assert abs(by_model.evidence - answerer.model.probability(by_model.features)) < 1e-9
 
 
 def test_rare_name_verbatim_is_strong_evidence(pipeline: Pipeline) -> None:
