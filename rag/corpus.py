@@ -145,7 +145,7 @@ class Corpus:
         if not emptied or not self._ingest_lock.acquire(blocking=False):
             return emptied
         try:
-            with write_lock(getattr(self.store, "folder", None), self.store.location, wait=False):
+            with self.write_lock(wait=False):
                 self.store.delete_documents(sorted(emptied))
                 self.store.mark_changed()
             log.warning(
