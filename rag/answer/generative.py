@@ -63,7 +63,7 @@ class GenerativeAnswerer:
         if completion.first_token_ms is not None:
             ctx.timings["llm_first_token"] = completion.first_token_ms
         ctx.finish()
-        answer = _answer(result, completion, ctx, cut=cut, served=served_model(self.llm))
+        answer = _answer(result, completion, ctx, cut=cut, served=_served_model(self.llm))
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
     def events(self, question: str, ctx: AnswerContext, extractive: Answerer, query: Query) -> Iterator[StreamEvent]:
@@ -111,7 +111,7 @@ def _never_worse(written: Answer, answerer: Answerer, query: Query, ctx: AnswerC
     yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
 
-def served_model(llm: ChatModel) -> str | None:
+def _served_model(llm: ChatModel) -> str | None:
     """The model the endpoint says it serves, when the chat model can ask (None otherwise)."""
     ask = getattr(llm, "served_model", None)
     name = ask() if callable(ask) else None
