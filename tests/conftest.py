@@ -308,3 +308,33 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             for k, label in _COUNTERS.items()
         )
         terminalreporter.write_line(f"{path}: {', '.join(shown)}")
+
+
+# -- running on two workers (pytest-xdist, `--dist loadgroup`, as tests/run.sh does) ------------------
+
+_LLM_FIXTURES = {"llm_url", "llm_server_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each test file on one worker (its module fixtures start once), and every file that
+    asks the local LLM on the same worker (one llama.cpp server for the run, not one per worker)."""
+    asks_llm = {item.path for item in items if _LLM_FIXTURES & set(getattr(item, "fixturenames", ()))}
+    for item in items:
+        group = "llm-server" if item.path in asks_llm else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a worker, hand the LLM usage per file to the controller, which prints the summary."""
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["llm_usage"] = _LLM_USAGE.by_file
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the controller, add up what each worker's LLM server did."""
+    for path, counters in getattr(node, "workeroutput", {}).get("llm_usage", {}).items():
+        total = _LLM_USAGE.by_file.setdefault(path, dict.fromkeys(_COUNTERS, 0.0))
+        for k, v in counters.items():
+            total[k] += v

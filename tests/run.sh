@@ -29,4 +29,6 @@ fi
 .venv/bin/mypy
 # The dependency rule (eval → rag → store; the UI and CLI use only the public API): pyproject's contracts.
 .venv/bin/lint-imports
-exec .venv/bin/python -m pytest "$@"
+# Two workers: the local LLM's tests keep one busy while the other runs the rest (tests/conftest.py
+# keeps each file on one worker and every file that asks the LLM on the same one).
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
