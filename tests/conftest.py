@@ -174,17 +174,22 @@ def start_chroma_server(path: Path, port: int) -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
     )
-    deadline = time.monotonic() + 30
+    return wait_until_up(proc, f"http://127.0.0.1:{port}/api/v2/heartbeat", 30, "chroma run")
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], url: str, seconds: float, what: str) -> subprocess.Popen[bytes]:
+    """``proc`` once ``url`` answers 200; killed, with an error, if it exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as r:
+            with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return proc
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError("chroma run did not start")
+            raise RuntimeError(f"{what} did not start")
         time.sleep(0.05)
 
 
@@ -244,18 +249,7 @@ def start_llm_server(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, str(LLM_SERVER), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("the llama.cpp server did not start")
-        time.sleep(0.05)
+    return wait_until_up(proc, f"http://127.0.0.1:{port}/health", 60, "the llama.cpp server")
 
 
 @pytest.fixture(scope="session")
