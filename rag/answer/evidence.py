@@ -11,6 +11,7 @@ the model's probability that the anchor sentence answers the question.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -82,7 +83,15 @@ class EvidenceModel:
 
 def load_evidence_model(path: Path | None = None) -> EvidenceModel:
     """The packaged model (or the one at ``path``)."""
-    data = json.loads((path or EVIDENCE_MODEL_PATH).read_text(encoding="utf-8"))
+    where = path or EVIDENCE_MODEL_PATH
+    # Each answerer built (one per lexical index) asks again: read the file once per version of it.
+    return _load(str(where), where.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(where: str, _version: int) -> EvidenceModel:
+    path = Path(where)
+    data = json.loads(path.read_text(encoding="utf-8"))
     model = EvidenceModel(
         tuple(data["features"]),
         tuple(data["mean"]),
@@ -92,6 +101,5 @@ def load_evidence_model(path: Path | None = None) -> EvidenceModel:
     )
     missing = set(FEATURES) - set(model.features)
     if missing:
-        where = path or EVIDENCE_MODEL_PATH
-        raise ValueError(f"{where} lacks features {sorted(missing)}: run python -m eval.calibrate --write")
+        raise ValueError(f"{path} lacks features {sorted(missing)}: run python -m eval.calibrate --write")
     return model
