@@ -42,7 +42,11 @@ class StoreSettings(BaseModel):
     """Where the embedded Chroma store lives."""
 
     path: Path = Field(Path(".rag/chroma"), description="Folder of the embedded Chroma store (RAG_STORE_PATH).")
-    collection: str = Field("rag", description="Collection name prefix: '<name>_chunks' and '<name>_docs'.")
+    collection: str = Field(
+        "rag",
+        description="Collection name prefix: '<name>_chunks', '<name>_docs', '<name>_texts' (the documents' "
+        "texts) and '<name>_state'.",
+    )
     cache_dir: Path | None = Field(
         None, description="Folder for the on-disk lexical index cache; default: beside the store."
     )

@@ -15,7 +15,7 @@ import numpy as np
 from store.faults import chroma_error
 from store.types import DocRecord, EmbeddingMismatchError, Hit, Record, Scalar, StoreError, StoreUnavailableError
 
-__all__ = ["DOC_ID_KEY", "MAX_BATCH", "ChromaStore", "raw_persistent_client"]
+__all__ = ["DOC_ID_KEY", "MAX_BATCH", "TEXT_PART", "ChromaStore", "raw_persistent_client"]
 
 T = TypeVar("T")
 
@@ -24,6 +24,14 @@ MAX_BATCH = 5000
 
 #: The chunk metadata key holding a chunk's document id (the store's own field, filtered on).
 DOC_ID_KEY = "doc_id"
+
+#: A document's text is kept in parts of this many characters, in metadata (not Chroma's document
+#: field, whose full-text index makes one 15 MB write cost ~15 s and a few hundred MB at once).
+TEXT_PART = 131_072
+#: Parts written per call: each call costs ~0.1 s of fixed overhead embedded, and its batch is held in memory.
+TEXT_PARTS_PER_CALL = 16
+_PART_KEY = "part"
+_TEXT_KEY = "text"
 
 
 def _clean_meta(meta: Mapping[str, Any]) -> dict[str, Scalar]:
@@ -77,6 +85,7 @@ class ChromaStore:
         self.created = created
         self._chunks = self._call(lambda: self._collection(f"{name}_chunks"))
         self._docs = self._call(lambda: self._collection(f"{name}_docs"))
+        self._texts: Any = None  # the documents' texts in parts; made on first write
         self._state: Any = None  # one-record collection holding the corpus version; made on first write
 
     # -- plumbing ---------------------------------------------------------
@@ -136,6 +145,7 @@ class ChromaStore:
             self._writable()
             self._call(lambda: self._client.delete_collection(f"{self.name}_chunks"))
             self._call(lambda: self._client.delete_collection(f"{self.name}_docs"))
+            self._drop_texts()
             label: dict[str, Scalar] = {"embed_model": model_id, "dim": dim}
             self._chunks = self._call(lambda: self._collection(f"{self.name}_chunks", label))
             self._docs = self._call(lambda: self._collection(f"{self.name}_docs", label))
@@ -250,17 +260,63 @@ class ChromaStore:
 
     # -- documents --------------------------------------------------------
     def put_documents(self, docs: Sequence[DocRecord]) -> None:
-        """Write document records (the commit marks of their ingest)."""
+        """Write document records (the commit marks of their ingest), each after its text."""
         self._writable()
-        self._upsert(self._docs, docs)
+        for doc in docs:
+            self._put_text(doc.id, doc.text)
+        self._upsert(self._docs, [DocRecord(id=d.id, vector=d.vector, text="", metadata=d.metadata) for d in docs])
         self.mark_changed()
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:
-        """Delete document records."""
+        """Delete document records (and their texts)."""
         self._writable()
         if doc_ids:
             self._call(lambda: self._docs.delete(ids=list(doc_ids)))
+            self._delete_texts(doc_ids)
             self.mark_changed()
+
+    # -- document texts -----------------------------------------------------
+    def _texts_collection(self, create: bool) -> Any:
+        if self._texts is None:
+            name = f"{self.name}_texts"
+            if create:
+                self._texts = self._call(lambda: self._collection(name))
+            elif self._exists(name):
+                self._texts = self._call(lambda: self._client.get_collection(name=name, embedding_function=None))
+        return self._texts
+
+    def _put_text(self, doc_id: str, text: str) -> None:
+        texts = self._texts_collection(create=True)
+        self._delete_texts([doc_id])
+        parts = [text[k : k + TEXT_PART] for k in range(0, len(text), TEXT_PART)]
+        for b in range(0, len(parts), TEXT_PARTS_PER_CALL):
+            n = range(b, min(b + TEXT_PARTS_PER_CALL, len(parts)))
+            self._call(
+                lambda n=n: texts.upsert(  # type: ignore[misc]
+                    ids=[f"{doc_id}:{k}" for k in n],
+                    embeddings=[[1.0]] * len(n),
+                    metadatas=[{DOC_ID_KEY: doc_id, _PART_KEY: k, _TEXT_KEY: parts[k]} for k in n],
+                )
+            )
+
+    def _delete_texts(self, doc_ids: Sequence[str]) -> None:
+        texts = self._texts_collection(create=False)
+        if texts is not None and doc_ids:
+            where = {DOC_ID_KEY: {"$in": list(doc_ids)}}
+            self._call(lambda: texts.delete(where=where))
+
+    def _text(self, doc_id: str) -> str:
+        texts = self._texts_collection(create=False)
+        if texts is None:
+            return ""
+        res = self._call(lambda: texts.get(where={DOC_ID_KEY: doc_id}, include=["metadatas"]))
+        parts = sorted((m or {} for m in res["metadatas"]), key=lambda m: int(m.get(_PART_KEY, 0)))
+        return "".join(str(m.get(_TEXT_KEY, "")) for m in parts)
+
+    def _drop_texts(self) -> None:
+        with contextlib.suppress(StoreError):  # never written, or already gone
+            self._call(lambda: self._client.delete_collection(f"{self.name}_texts"))
+        self._texts = None
 
     def document_ids(self) -> list[str]:
         """The ids of every document record."""
@@ -340,10 +396,11 @@ class ChromaStore:
         res = self._call(lambda: self._docs.get(ids=[doc_id], include=["documents", "metadatas"]))
         if not res["ids"]:
             return None
+        # Stores written before the texts collection hold the text in the record itself.
         return DocRecord(
             id=doc_id,
             vector=np.zeros(0, dtype=np.float32),
-            text=res["documents"][0] or "",
+            text=res["documents"][0] or self._text(doc_id),
             metadata=res["metadatas"][0] or {},
         )
 
@@ -376,6 +433,7 @@ class ChromaStore:
                     self._call(lambda suffix=suffix: self._client.delete_collection(self.name + suffix))  # type: ignore[misc]
             self._chunks = self._call(lambda: self._collection(f"{self.name}_chunks"))
             self._docs = self._call(lambda: self._collection(f"{self.name}_docs"))
+            self._drop_texts()
             self.mark_changed()
 
 

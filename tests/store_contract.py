@@ -104,6 +104,26 @@ def documents_commit_and_list(store: VectorStore) -> None:
     assert store.corpus_version() not in (None, v2)
 
 
+def long_texts_round_trip_and_shrink(store: VectorStore) -> None:
+    # Several of the Chroma store's text parts (and a multi-byte character on a part boundary).
+    long = "".join(f"sentence {i} über alles. " for i in range(20_000))
+    store.put_documents([DocRecord(id="big", vector=_vec(1.0), text=long, metadata={"path": "/d/big.txt"})])
+    got = store.document("big")
+    assert got is not None and got.text == long
+    store.put_documents([_doc("big")])  # a new, shorter version leaves nothing of the old one behind
+    again = store.document("big")
+    assert again is not None and again.text == "the whole of big"
+    store.delete_documents(["big"])
+    assert store.document("big") is None
+    store.put_documents([DocRecord(id="big", vector=_vec(1.0), text="", metadata={"path": "/d/big.txt"})])
+    empty = store.document("big")
+    assert empty is not None and empty.text == ""
+    store.reset()
+    store.check_model(MODEL, DIM)
+    store.put_documents([DocRecord(id="big", vector=_vec(1.0), text="x", metadata={"path": "/d/big.txt"})])
+    assert (store.document("big") or _doc("none")).text == "x"
+
+
 def model_guard_refuses_another_model(store: VectorStore) -> None:
     store.check_model(MODEL, DIM)  # the same model: fine
     store.add([_rec("a", "d", _vec(1))])
@@ -152,6 +172,7 @@ CASES: list[Callable[[VectorStore], None]] = [
     iter_chunks_pages_through_everything,
     delete_doc_chunks_by_document,
     documents_commit_and_list,
+    long_texts_round_trip_and_shrink,
     model_guard_refuses_another_model,
     reset_empties_everything,
     update_metadata_merges_keys,

@@ -148,7 +148,10 @@ def sample_run(path: Path, store: Path, stop_at: float) -> dict[str, float | int
             peak = max(peak, _peak_rss_mb(child.pid))
             child.send_signal(signal.SIGKILL)
             break
-    child.wait()
+    # The kernel's own peak for the whole life of the child, the final commit after its last progress line included.
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    peak = max(peak, usage.ru_maxrss / 1024)
     assert first is not None, "no progress line with a chunk count"
     span, done, cpu = last[0] - first[0], last[1] - first[1], last[2] - first[2]
     return {

@@ -120,3 +120,25 @@ def test_bad_files_fail_alone(tmp_path: Path, seed_copy: Path) -> None:
     assert any("latin1.txt" in p and "detected" in n for p, n in report.notes)
     html = pipe.document("page.html")
     assert "alert(1)" not in html.text and html.meta.title == "Kabul market report"
+
+
+def test_a_store_written_before_the_texts_collection_still_shows_its_documents(tmp_path: Path) -> None:
+    import numpy as np
+
+    from store import open_store
+    from store.chroma import raw_persistent_client
+
+    store = open_store(path=tmp_path / "store")
+    store.check_model("m", 2)
+    store.close()
+    # Earlier versions kept a document's text in its record's document field.
+    raw = raw_persistent_client(tmp_path / "store").get_collection("rag_docs")
+    raw.upsert(
+        ids=["old"], embeddings=[np.array([1.0, 0.0])], documents=["text kept the old way"], metadatas=[{"n": 1}]
+    )
+    again = open_store(path=tmp_path / "store")
+    doc = again.document("old")
+    assert doc is not None and doc.text == "text kept the old way"
+    again.put_documents([type(doc)(id="old", vector=np.array([1.0, 0.0]), text="the new way", metadata={"n": 2})])
+    assert (again.document("old") or doc).text == "the new way"
+    again.close()
