@@ -64,6 +64,7 @@ def ingest_phases(seeds: Path, store_path: Path, embedder: Embedder) -> dict[str
 
     ``top`` phases do not overlap and add up to ``total``; ``detail`` splits some of them further.
     """
+    import rag.ingest.prepare as prep
     import rag.ingest.writer as ing
     from rag.pipeline import Pipeline
     from store import open_store
@@ -82,15 +83,16 @@ def ingest_phases(seeds: Path, store_path: Path, embedder: Embedder) -> dict[str
     timed_embedder: Any = _Timed(embedder, emb_methods, acc)
     pipe = Pipeline(settings, embedder=timed_embedder, store=store)
     with contextlib.ExitStack() as stack:
-        for name, phase in (
-            ("load_file", "read"),
-            ("clean_text", "clean"),
-            ("extract_metadata", "describe"),
-            ("prepare_document", "read + clean + describe"),
-            ("chunk_document", "chunk"),
-            ("_chunk_records", "records"),
+        # Each step is wrapped in the module that calls it.
+        for module, name, phase in (
+            (prep, "load_file", "read"),
+            (prep, "clean_text", "clean"),
+            (prep, "extract_metadata", "describe"),
+            (ing, "prepare_document", "read + clean + describe"),
+            (ing, "chunk_document", "chunk"),
+            (ing, "_chunk_records", "records"),
         ):
-            stack.enter_context(_patched(ing, name, phase, acc))
+            stack.enter_context(_patched(module, name, phase, acc))
         cls = type(embedder)
         if "_pool_spans" in cls.__dict__:
             stack.enter_context(_patched(cls, "_pool_spans", "sentence pooling", acc, static=True))

@@ -1,4 +1,4 @@
-"""Ingest: find files, read and clean them, chunk, embed, and store — idempotently and resumably.
+"""Ingest runs: each file prepared, chunked, embedded and written to the store in slices, idempotently and resumably.
 
 Each document is written as: delete its old record and chunks, add its chunks, then write its
 document record last. A run killed half-way leaves a document without a record; retrieval ignores
@@ -7,13 +7,10 @@ its chunks and the next run redoes it (chunk ids are deterministic, so nothing i
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,29 +19,20 @@ from typing import Any
 import numpy as np
 
 from rag.embed import Embedder
-from rag.errors import IngestError, StoreError
+from rag.errors import IngestError
 from rag.ingest.chunk import chunk_document
-from rag.ingest.clean import clean_text
-from rag.ingest.instructions import detect_instructions
-from rag.ingest.loaders import load_file
-from rag.ingest.metadata import extract_metadata, load_sidecar, merge
+from rag.ingest.discover import discover_files
+from rag.ingest.metadata import load_sidecar
+from rag.ingest.prepare import prepare_document
+from rag.ingest.progress import Progress
 from rag.records import META_FIELDS, Key, chunk_meta, chunk_record, doc_record, relative_spans
 from rag.settings import Settings
 from rag.types import Chunk, Document
 from store import DocRecord, Record, VectorStore
 
-__all__ = [
-    "SEED_MARKER",
-    "SYMLINK_RULE",
-    "IngestReport",
-    "check_seedable",
-    "discover",
-    "discover_files",
-    "ingest_paths",
-    "ingest_signature",
-    "prepare_document",
-    "seeding",
-]
+# prepare_document is re-exported: it is imported from here by existing callers.
+__all__ = ["IngestReport", "ingest_paths", "ingest_signature", "prepare_document"]
+
 
 #: Bump when cleaning or chunking changes, so unchanged files are re-processed once.
 PIPELINE_VERSION = "3"
@@ -110,184 +98,6 @@ def ingest_signature(settings: Settings, model_id: str) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def document_key(path: Path) -> str:
-    """The identity of a file across runs: its resolved absolute path (the same from any directory)."""
-    return path.resolve().as_posix()
-
-
-SYMLINK_RULE = (
-    "a symlink, named directly or found in a folder, is followed only when it points inside "
-    "the files and folders named (--follow-symlinks, RAG_INGEST_FOLLOW_SYMLINKS=1: follow all)"
-)
-
-
-def _root(path: Path) -> Path:
-    """A named path with its folders resolved but not its own name (a named symlink stays a symlink)."""
-    absolute = Path(os.path.abspath(path))
-    return absolute.parent.resolve() / absolute.name
-
-
-def _outside(target: Path, roots: Sequence[Path]) -> bool:
-    return not any(target == r or target.is_relative_to(r) for r in roots)
-
-
-def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files to ingest under ``paths`` and the ones refused (with reasons)."""
-    files, failed, _ = discover_files(paths, settings)
-    return files, failed
-
-
-def discover_files(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[tuple[str, str]], list[str]]:
-    """Files to ingest under ``paths``, the ones refused (with reasons) and hidden ones skipped."""
-    exts = {e.lower() for e in settings.ingest.extensions}
-    follow = settings.ingest.follow_symlinks
-    files: list[Path] = []
-    failed: list[tuple[str, str]] = []
-    hidden: list[str] = []
-    seen: set[Path] = set()
-    missing = [str(p) for p in paths if not p.exists() and not p.is_symlink()]
-    if missing:
-        raise IngestError(f"no such file or folder: {', '.join(missing)}; nothing was ingested (check the path)")
-    roots = [_root(p) for p in paths]
-    for root in paths:
-        target = _link_target(root, roots, follow, failed)
-        if target is None:
-            continue
-        if target.is_file():
-            if root.suffix.lower() not in exts:
-                failed.append((str(root), f"unsupported type {root.suffix or '(none)'}; use {', '.join(sorted(exts))}"))
-            elif target not in seen:
-                seen.add(target)
-                files.append(root)
-            continue
-        for f in _walk(root, roots, follow, failed, hidden):
-            if f.suffix.lower() in exts:
-                real = f.resolve()
-                if real not in seen:
-                    seen.add(real)
-                    files.append(f)
-    return sorted(files, key=lambda p: p.as_posix()), failed, hidden
-
-
-def _link_target(path: Path, roots: Sequence[Path], follow: bool, failed: list[tuple[str, str]]) -> Path | None:
-    """Where ``path`` leads, or None (with the reason in ``failed``) when the symlink rule refuses it."""
-    try:
-        target = path.resolve(strict=True)
-    except (OSError, RuntimeError):
-        failed.append((str(path), "broken or looping symlink; skipped"))
-        return None
-    if not follow and _outside(target, roots):
-        failed.append(
-            (
-                str(path),
-                f"symlink to {target}, outside the paths named; skipped "
-                "(use --follow-symlinks or RAG_INGEST_FOLLOW_SYMLINKS=1 to follow it)",
-            )
-        )
-        return None
-    return target
-
-
-def _walk(
-    root: Path, roots: Sequence[Path], follow: bool, failed: list[tuple[str, str]], hidden: list[str]
-) -> Iterator[Path]:
-    visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(
-        root, followlinks=follow, onerror=lambda e: failed.append((str(e.filename), e.strerror or str(e)))
-    ):
-        d = Path(dirpath)
-        try:
-            st = d.stat()
-        except OSError as exc:
-            failed.append((str(d), exc.strerror or str(exc)))
-            dirnames[:] = []
-            continue
-        if (st.st_dev, st.st_ino) in visited:  # a symlink loop
-            failed.append((str(d), "symlink loop; skipped"))
-            dirnames[:] = []
-            continue
-        visited.add((st.st_dev, st.st_ino))
-        keep = []
-        for n in sorted(dirnames):
-            sub = d / n
-            if n.startswith("."):
-                hidden.append(str(sub))
-            elif follow or not sub.is_symlink():
-                keep.append(n)
-            else:
-                # Not descended into: refused when it leads outside, else reached by its real path.
-                _link_target(sub, roots, follow, failed)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            f = d / name
-            if name.startswith("."):
-                hidden.append(str(f))
-                continue
-            if f.is_symlink() and _link_target(f, roots, follow, failed) is None:
-                continue
-            yield f
-
-
-#: Store marker set while the seed documents are auto-ingested into a store this program created.
-SEED_MARKER = "auto_seed"
-
-
-def check_seedable(store: VectorStore) -> bool:
-    """Refuse to seed an empty store that existed before this run: its emptiness may be a loss to report.
-
-    Returns True when the store is one whose first seed ingest was interrupted (our marker says
-    so): seeding resumes there, reusing the slices already written.
-    """
-    if getattr(store, "created", True):  # a store this run made (or one that cannot tell)
-        return False
-    if store.marker(SEED_MARKER) == "started":
-        return True
-    damage = getattr(store, "damage", None)
-    raise StoreError(
-        f"the store at {store.location} exists but holds no documents"
-        + (f" ({damage})" if damage else "")
-        + "; if it held your documents, restore it from a backup; otherwise ingest into it: "
-        "`rag ingest PATH`, or `rag ingest --rebuild` to start afresh with the seed documents"
-    )
-
-
-@contextlib.contextmanager
-def seeding(store: VectorStore) -> Iterator[None]:
-    """Mark ``store`` as being auto-seeded until the seed ingest returns (a kill leaves the mark)."""
-    store.set_marker(SEED_MARKER, "started")
-    yield
-    store.set_marker(SEED_MARKER, "done")
-
-
-def prepare_document(path: Path, settings: Settings, sidecar: dict[str, Any] | None = None) -> Document:
-    """Read, clean and describe one file (no embedding)."""
-    loaded = load_file(path, max_bytes=int(settings.ingest.max_file_mb * 1_000_000))
-    cleaned = clean_text(loaded.text)
-    if not cleaned.text.strip():
-        raise IngestError(f"{path}: nothing left after removing boilerplate")
-    curated = (sidecar or {}).get(path.name)
-    meta = merge(*(m for m in (curated, loaded.meta, extract_metadata(cleaned.text)) if m is not None))
-    key = document_key(path)
-    flagged = detect_instructions(cleaned.text)
-    notes = loaded.notes
-    if flagged:
-        notes += (
-            f"{len(flagged)} sentence(s) read as instructions to an assistant; kept but never used as evidence "
-            f"(see `rag sources --show {path.name}`)",
-        )
-    return Document(
-        doc_id=hashlib.sha1(key.encode()).hexdigest()[:16],
-        source=path.name,
-        path=key,
-        text=cleaned.text,
-        content_hash=hashlib.sha256(cleaned.text.encode()).hexdigest(),
-        meta=meta,
-        removed=cleaned.removed,
-        notes=notes,
-        flagged=flagged,
-    )
-
-
 def _chunk_records(pairs: Sequence[tuple[Document, Chunk]], embedder: Embedder) -> tuple[list[Record], np.ndarray]:
     vecs, sent_vecs = embedder.embed_with_spans([c.text for _, c in pairs], [relative_spans(c) for _, c in pairs])
     records = [
@@ -317,65 +127,6 @@ def _unchanged(old: Mapping[str, Any], doc: Document, signature: str) -> bool:
     )
 
 
-class _Progress:
-    """Ingest progress counted in chunks: a bar on a terminal, plain lines otherwise."""
-
-    def __init__(self, files: int, show: bool, listener: Callable[[int, int], None] | None = None) -> None:
-        self.listener = listener
-        self.files, self.files_done = files, 0
-        self.chunks, self.chunks_done = 0, 0
-        self.name = ""
-        self.bar: Any = None
-        self.plain = show and not sys.stderr.isatty()
-        self._said = 0.0
-        if show and not self.plain:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=0, unit="chunk", desc="ingest", leave=False, dynamic_ncols=True)
-
-    def file(self, name: str) -> None:
-        self.name = name
-
-    def found(self, chunks: int) -> None:
-        self.chunks += chunks
-        if self.bar is not None:
-            self.bar.total = self.chunks
-            self.bar.refresh()
-        if self.listener is not None:
-            self.listener(self.chunks_done, self.chunks)
-
-    def wrote(self, chunks: int) -> None:
-        self.chunks_done += chunks
-        if self.bar is not None:
-            self.bar.update(chunks)
-        self._say()
-        if self.listener is not None:
-            self.listener(self.chunks_done, self.chunks)
-
-    def file_done(self) -> None:
-        self.files_done += 1
-        self._say()
-
-    def _say(self, force: bool = False) -> None:
-        status = f"{self.files_done}/{self.files} files, {self.chunks_done}/{self.chunks} chunks"
-        if self.bar is not None:
-            self.bar.set_description_str(f"ingest {status.split(',')[0]}", refresh=False)
-            self.bar.set_postfix_str(_printable(self.name)[-30:], refresh=True)
-        elif self.plain and (force or time.monotonic() - self._said >= 1.0):
-            self._said = time.monotonic()
-            print(f"ingest: {status}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        elif self.plain and self.files:
-            self._say(force=True)
-
-
-def _printable(name: str) -> str:
-    return "".join(ch if ch.isprintable() else "?" for ch in name)
-
-
 def ingest_paths(
     paths: Sequence[Path],
     store: VectorStore,
@@ -399,7 +150,7 @@ def ingest_paths(
     existing = {d.id: d.metadata for d in store.documents()}
     sidecars: dict[Path, dict[str, Any]] = {}
     writer = _Writer(store, embedder, signature, settings.ingest.batch_chunks)
-    bar = _Progress(len(files), progress, on_progress)
+    bar = Progress(len(files), progress, on_progress)
     writer.on_write = bar.wrote
     try:
         for path in files:
