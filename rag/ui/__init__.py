@@ -1,4 +1,5 @@
-"""The Gradio chat UI: ``app`` (the Blocks page), ``render`` (its HTML), ``session``, ``uploads``, ``throttle``."""
+"""The Gradio chat UI: ``app`` (the Blocks page), ``transcript``/``evidence``/``documents`` (its HTML), ``session``,
+``uploads``, ``throttle``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ __all__ = ["build_app", "launch"]
 
 
 def __getattr__(name: str) -> Any:
-    # Gradio is imported only when the page is built, so rag.ui.render and rag.ui.uploads stay light.
+    # Gradio is imported only when the page is built, so the HTML modules and rag.ui.uploads stay light.
     if name in __all__:
         from rag.ui import app
 

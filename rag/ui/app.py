@@ -2,8 +2,9 @@
 
 ``rag chat`` calls :func:`launch`; tests build the page with :func:`build_app` and serve it with
 ``demo.launch(**launch_options(settings), ...)``. Gradio is imported here only, never by ``import rag``.
-HTML comes from :mod:`rag.ui.render`, the answering loop from :mod:`rag.ui.session`, upload storage
-from :mod:`rag.ui.uploads`, their background ingest from :mod:`rag.ui.jobs`, the login throttle
+HTML comes from :mod:`rag.ui.transcript`, :mod:`rag.ui.evidence` and :mod:`rag.ui.documents` (helpers in
+:mod:`rag.ui.markup`, the conversation in :mod:`rag.ui.chat`), the answering loop from :mod:`rag.ui.session`,
+upload storage from :mod:`rag.ui.uploads`, their background ingest from :mod:`rag.ui.jobs`, the login throttle
 from :mod:`rag.ui.throttle`, and the page's CSS and JavaScript from ``rag/ui/static/``.
 """
 
@@ -25,11 +26,14 @@ from gradio.events import api as gr_api
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.ui import render
+from rag.ui.chat import Chat
+from rag.ui.documents import render_document, render_sources
+from rag.ui.evidence import render_evidence
 from rag.ui.jobs import UploadJob, UploadQueue
-from rag.ui.render import Chat
+from rag.ui.markup import clean_title, e
 from rag.ui.session import GENERIC_ERROR, TOP_K_RANGE, Session, answer_turn, clamp_top_k
 from rag.ui.throttle import LoginThrottle, ThrottleMiddleware
+from rag.ui.transcript import follow_ups, render_chat
 from rag.ui.uploads import UploadResults, uploads_dir
 
 __all__ = ["SEED_EXAMPLES", "app_kwargs", "build_app", "launch", "launch_options"]
@@ -117,7 +121,7 @@ def _corpus_line(pipeline: Pipeline) -> str:
         return head + "."
     added = len(infos) - seeds
     more = f", plus {added} added document{'s' if added != 1 else ''}" if added else ""
-    return f"{head}: {render.e(_SEED_TOPIC)}{more}."
+    return f"{head}: {e(_SEED_TOPIC)}{more}."
 
 
 def _header_html(pipeline: Pipeline) -> str:
@@ -129,20 +133,20 @@ def _header_html(pipeline: Pipeline) -> str:
 
 
 def _header_html_error(message: str) -> str:
-    return f'<div id="header"><h1>Ask the documents</h1><p class="corpus">{render.e(message)}</p></div>'
+    return f'<div id="header"><h1>Ask the documents</h1><p class="corpus">{e(message)}</p></div>'
 
 
 def _doc_choices(pipeline: Pipeline) -> list[tuple[str, str]]:
-    return [(f"{render.clean_title(i.meta.title) or i.source} — {i.source}", i.source) for i in pipeline.sources()]
+    return [(f"{clean_title(i.meta.title) or i.source} — {i.source}", i.source) for i in pipeline.sources()]
 
 
 def _document_html(pipeline: Pipeline, key: str | None) -> str:
     if not key:
-        return render.render_document(None)
+        return render_document(None)
     try:
-        return render.render_document(pipeline.document(key))
+        return render_document(pipeline.document(key))
     except RagError as exc:
-        return render.render_document(None, str(exc))
+        return render_document(None, str(exc))
 
 
 def _upload_paths(files: Any) -> list[tuple[str, Path]]:
@@ -180,8 +184,8 @@ def _upload_html(jobs: Sequence[UploadJob]) -> str:
         bar = ""
         if j.state == "ingesting" and j.total:
             bar = f' <progress max="{j.total}" value="{j.written}" aria-hidden="true"></progress>'
-        items.append(f'<li class="{cls}">{icon} <b>{render.e(j.name)}</b>: {render.e(j.line())}{bar}</li>')
-    return f'<div class="upload-count">{render.e(" · ".join(counts))}</div><ul>{"".join(items)}</ul>'
+        items.append(f'<li class="{cls}">{icon} <b>{e(j.name)}</b>: {e(j.line())}{bar}</li>')
+    return f'<div class="upload-count">{e(" · ".join(counts))}</div><ul>{"".join(items)}</ul>'
 
 
 def _is_upload(pipeline: Pipeline, path: str) -> bool:
@@ -224,10 +228,10 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
     uploads = UploadQueue(pipeline)
 
     def chat_html(session: Session) -> str:
-        return render.render_chat(session.chat, model)
+        return render_chat(session.chat, model)
 
     def evidence_html(session: Session) -> str:
-        return render.render_evidence(session.chat, lookup, show_retrieved=session.show_retrieved)
+        return render_evidence(session.chat, lookup, show_retrieved=session.show_retrieved)
 
     async def enqueue(question: str, session: Session, top_k: float, mode: str) -> tuple[Any, ...]:
         # Async: runs on the event loop in arrival order, so questions queue in the order they were sent.
@@ -242,7 +246,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
 
     def follow_up_updates(session: Session) -> list[Any]:
         answered = [t for t in session.chat.turns if t.answer is not None]
-        suggestions = render.follow_ups(answered[-1].answer if answered else None, _FOLLOW_UPS)
+        suggestions = follow_ups(answered[-1].answer if answered else None, _FOLLOW_UPS)
         row = gr.update(visible=bool(suggestions))
         buttons = [
             gr.update(value=suggestions[i], visible=True) if i < len(suggestions) else gr.update(visible=False)
@@ -303,7 +307,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             keep = selected if selected in {v for _, v in choices} else None
             return (
                 _header_html(pipeline),
-                render.render_sources(pipeline.sources(), needle or "", keep),
+                render_sources(pipeline.sources(), needle or "", keep),
                 gr.update(choices=choices, value=keep),
                 _document_html(pipeline, keep),
             )
@@ -316,7 +320,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             jobs = uploads.submit(_upload_paths(files), replace=bool(replace))
         except Exception:
             log.exception("upload failed")
-            return f'<div class="bad">{render.e(GENERIC_ERROR)}</div>', None, shown, gr.skip(), gr.skip()
+            return f'<div class="bad">{e(GENERIC_ERROR)}</div>', None, shown, gr.skip(), gr.skip()
         # Lines of earlier uploads stay while they are still being ingested.
         ids = [j.id for j in uploads.jobs(shown) if j.state != "done"] + [j.id for j in jobs]
         now = uploads.jobs(ids)
@@ -336,7 +340,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         return gr.update(value=source) if source else gr.skip()
 
     def show_document(key: str | None, needle: str) -> tuple[str, str, Any, Any]:
-        table = render.render_sources(pipeline.sources(), needle or "", key)
+        table = render_sources(pipeline.sources(), needle or "", key)
         on = gr.update(interactive=bool(key))
         return _document_html(pipeline, key), table, on, on
 
@@ -351,7 +355,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         where = "" if can_delete else " (it is not an upload, so the file itself is always kept)"
         return (
             gr.update(visible=True),
-            f"<p>Remove <b>{render.e(key)}</b> from the store? Its passages stop being used for answers{where}.</p>",
+            f"<p>Remove <b>{e(key)}</b> from the store? Its passages stop being used for answers{where}.</p>",
             gr.update(choices=choices, value="keep"),
         )
 
@@ -363,9 +367,9 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             delete = what == "delete" and bool(path) and _is_upload(pipeline, path)
             info = pipeline.remove(key, delete_file=delete)
             done = "and deleted its file" if delete else "(its file is kept)"
-            msg = f'<div class="ok" role="status">Removed {render.e(info.source)} from the store {done}.</div>'
+            msg = f'<div class="ok" role="status">Removed {e(info.source)} from the store {done}.</div>'
         except RagError as exc:
-            msg = f'<div class="bad" role="status">{render.e(exc)}</div>'
+            msg = f'<div class="bad" role="status">{e(exc)}</div>'
         return (gr.update(visible=False), msg, *refresh_sources(needle, None))
 
     def do_reindex(key: str | None, needle: str) -> tuple[Any, ...]:
@@ -374,12 +378,12 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         try:
             report = pipeline.reindex(key)
             if report.failed:
-                msg = f'<div class="bad" role="status">{render.e("; ".join(r for _, r in report.failed))}</div>'
+                msg = f'<div class="bad" role="status">{e("; ".join(r for _, r in report.failed))}</div>'
             else:
                 passages = f"{report.chunks} passage{'s' if report.chunks != 1 else ''}"
-                msg = f'<div class="ok" role="status">Re-indexed {render.e(key)}: {passages}.</div>'
+                msg = f'<div class="ok" role="status">Re-indexed {e(key)}: {passages}.</div>'
         except RagError as exc:
-            msg = f'<div class="bad" role="status">{render.e(exc)}</div>'
+            msg = f'<div class="bad" role="status">{e(exc)}</div>'
         return (msg, *refresh_sources(needle, key))
 
     with gr.Blocks(title="rag — cited answers", analytics_enabled=False) as demo:
@@ -389,7 +393,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             with gr.Tab("Chat", id="chat", elem_id="tab-chat"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=340, elem_id="chat-col"):
                     answer = gr.HTML(
-                        render.render_chat(Chat()), elem_id="answer", js_on_load=_static("transcript.js"),
+                        render_chat(Chat()), elem_id="answer", js_on_load=_static("transcript.js"),
                         autoscroll=True,
                     )  # fmt: skip
                     with gr.Row(equal_height=True, elem_id="ask-row"):
@@ -443,7 +447,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
                         )
                 with gr.Column(scale=2, min_width=320, elem_id="evidence-col"):
                     evidence = gr.HTML(
-                        render.render_evidence(Chat(), lookup), elem_id="evidence", js_on_load=_static("evidence.js")
+                        render_evidence(Chat(), lookup), elem_id="evidence", js_on_load=_static("evidence.js")
                     )
             with gr.Tab("Sources", id="sources", elem_id="tab-sources"):
                 sources_filter = gr.Textbox(
@@ -451,7 +455,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
                     elem_id="sources-filter", max_lines=1,
                 )  # fmt: skip
                 table = gr.HTML(
-                    render.render_sources(pipeline.sources()), elem_id="sources-table", js_on_load=_static("sources.js")
+                    render_sources(pipeline.sources()), elem_id="sources-table", js_on_load=_static("sources.js")
                 )
                 doc_key = gr.Textbox(label="Document to open", elem_id="doc-key", elem_classes=["visually-hidden"])
                 with gr.Row(equal_height=False):
@@ -477,7 +481,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
                                 remove_yes = gr.Button("Remove from the store", variant="stop", elem_id="remove-yes")
                                 remove_no = gr.Button("Cancel", elem_id="remove-no")
                         manage_status = gr.HTML("", elem_id="manage-status")
-                        doc_view = gr.HTML(render.render_document(None), elem_id="doc-view")
+                        doc_view = gr.HTML(render_document(None), elem_id="doc-view")
                     with gr.Column(scale=2, min_width=300):
                         files = gr.File(
                             # No file_types filter: every file reaches the upload queue, so each refused
@@ -531,7 +535,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             **quick,
         )
         sources_filter.change(
-            lambda needle, key: render.render_sources(pipeline.sources(), needle or "", key),
+            lambda needle, key: render_sources(pipeline.sources(), needle or "", key),
             inputs=[sources_filter, doc_choice],
             outputs=[table],
             **private,

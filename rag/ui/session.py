@@ -16,7 +16,7 @@ from typing import Any
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.types import StreamEvent
-from rag.ui.render import Chat, Turn
+from rag.ui.chat import Chat, Turn
 
 __all__ = ["GENERIC_ERROR", "TOP_K_RANGE", "Session", "answer_turn", "clamp_top_k"]
 
