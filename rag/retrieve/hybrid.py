@@ -10,7 +10,7 @@ from rag.embed import Embedder
 from rag.lru import LRU
 from rag.records import chunk_from_hit
 from rag.retrieve.aliases import Aliases
-from rag.retrieve.lexical import LexicalIndex, lexical_tokens
+from rag.retrieve.lexical import LexicalIndex, lexical_tokens, number_tokens
 from rag.settings import RetrieveSettings
 from rag.types import Chunk, Query, ScoredChunk
 from store import VectorStore
@@ -117,7 +117,7 @@ class HybridRetriever:
         n = max(cfg.candidates, k)
         # Ranking needs only ids and scores; payloads are read for the few chunks kept.
         dense = self.store.nearest(query.vector, n)
-        lexical = self._lexical().search(query.tokens, n)
+        lexical = self._lexical().search(query.tokens + tuple(number_tokens(query.text)), n)
         fused = _fuse(dense, lexical, cfg)
         ranking = sorted(fused, key=lambda c: -fused[c])
         dense_scores = dict(dense)

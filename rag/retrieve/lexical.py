@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from rag.retrieve.aliases import Aliases
-from rag.text import content_words
+from rag.text import content_words, words
 
-__all__ = ["LexicalIndex", "lexical_tokens"]
+__all__ = ["LexicalIndex", "lexical_tokens", "number_tokens"]
 
 #: Bump when the index format changes; tokeniser code and alias data are hashed in as well.
 INDEX_VERSION = "2"
@@ -58,6 +58,15 @@ def _cached_tokens(text: str, aliases: Aliases) -> tuple[str, ...]:
     return tuple(_tokens(text, aliases))
 
 
+def number_tokens(text: str) -> list[str]:
+    """The numbers of ``text`` that content words leave out (all but four-digit years), as index terms.
+
+    "Which note is number 77" must find the one chunk holding "77" among thousands alike; the
+    "#" keeps these terms apart from the content words the answerer compares.
+    """
+    return [f"#{w}" for w in words(text) if w.isdigit() and len(w) != 4]
+
+
 class LexicalIndex:
     """A BM25 index over chunk texts, addressed by chunk id."""
 
@@ -85,8 +94,9 @@ class LexicalIndex:
             toks = _tokens(text, aliases)
             d = len(ids)
             ids.append(cid)
+            # Numbers are searchable but leave the length normalisation of the word terms as it was.
             lengths.append(len(toks))
-            for term, tf in Counter(toks).items():
+            for term, tf in Counter(toks + number_tokens(text)).items():
                 terms.append(vocab.setdefault(term, len(vocab)))
                 docs.append(d)
                 tfs.append(tf)

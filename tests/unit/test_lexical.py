@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.retrieve.aliases import load_aliases
-from rag.retrieve.lexical import K1, B, LexicalIndex, _tokens
+from rag.retrieve.lexical import K1, B, LexicalIndex, _tokens, number_tokens
 
 ALIASES = load_aliases(None)
 DOCS = [
@@ -66,3 +66,17 @@ def test_cache_round_trip_and_refusals(index: LexicalIndex, tmp_path: Path) -> N
     (folder / "postings.npz").write_bytes(b"not a zip file")
     assert LexicalIndex.load(folder, "sig-1") is None  # damaged: rebuilt, never fatal
     assert LexicalIndex.load(tmp_path / "missing", "sig-1") is None
+
+
+def test_a_number_finds_the_one_note_holding_it_and_leaves_word_scores_alone() -> None:
+    notes = [(f"n{i}", f"Note {i}: the copper owl number {i} was seen at dawn.") for i in range(1, 301)]
+    numbered = LexicalIndex.build(iter(notes), ALIASES)
+    words_only = LexicalIndex.build(
+        iter((cid, "Note: the copper owl number was seen at dawn.") for cid, _ in notes), ALIASES
+    )
+    assert number_tokens("Where was owl number 77 seen in 2023?") == ["#77"]  # a year stays a content word
+    hits = numbered.search([*_tokens("copper owl", ALIASES), *number_tokens("number 77")], 5)
+    assert hits[0][0] == "n77" and hits[0][1] > hits[1][1]
+    # Numbers do not enter the length normalisation: word-only scores are those of an index without them.
+    plain = dict(numbered.search(_tokens("copper owl", ALIASES), 300))
+    assert plain == pytest.approx(dict(words_only.search(_tokens("copper owl", ALIASES), 300)))
