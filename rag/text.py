@@ -19,7 +19,8 @@ __all__ = [
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "sgt", "capt", "maj", "rep", "sen", "gov", "pres",
     "st", "jr", "sr", "no", "vs", "etc", "e.g", "i.e", "u.s", "u.k", "u.n", "inc", "ltd", "co", "corp",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "fig",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "fig", "v",
+    "vol", "pp", "cf",
 }  # fmt: skip
 
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets and footnote
@@ -82,7 +83,11 @@ def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
             open_sentence = bool(prev) and prev[-1] not in ".!?…:\"'”’»)]"
             # A hard-wrapped line (one newline, no blank line) continues the sentence unless
             # the line before is a heading or the new line starts a list item or heading.
-            wrapped = after_newline and not _is_block_line(last_line) and not _starts_block(line)
+            wrapped = (
+                after_newline
+                and not _starts_block(line)
+                and (not _is_block_line(last_line) or _caps_wrap(last_line, line))
+            )
             if open_sentence and (text[a].islower() or wrapped):
                 merged[-1] = (pa, b)
                 last_line = line
@@ -104,6 +109,12 @@ def _starts_block(line: str) -> bool:
 def _is_block_line(line: str) -> bool:
     """Headings and titles: short, all capitals, or marked up as a heading or list item."""
     return len(line) < _HEADING_MAX or line.isupper() or _starts_block(line)
+
+
+def _caps_wrap(last_line: str, line: str) -> bool:
+    """A paragraph set in capitals (a licence's disclaimer) wraps like prose: a long capitals line
+    followed by another capitals line is one sentence going on, not a heading."""
+    return len(last_line) >= _HEADING_MAX and last_line.isupper() and line.isupper()
 
 
 def _next_non_space(text: str, pos: int, end: int) -> int | None:

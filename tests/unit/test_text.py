@@ -72,6 +72,26 @@ def test_split_keeps_headings_and_list_items_apart_from_wrapped_text() -> None:
     ]
 
 
+def test_split_joins_a_paragraph_set_in_capitals() -> None:
+    # A disclaimer in capitals wraps like prose; a short capitals line is still a heading.
+    text = (
+        "NO WARRANTY\n"
+        "THE SHED AND ITS TOOLS ARE LENT AS THEY ARE, AND ANY PROMISE THAT THEY\n"
+        "WORK OR SUIT A PURPOSE IS DISCLAIMED. IN NO CASE IS THE OWNER LIABLE\n"
+        "FOR A BROKEN RAKE.\n"
+    )
+    assert _sentences(text) == [
+        "NO WARRANTY",
+        "THE SHED AND ITS TOOLS ARE LENT AS THEY ARE, AND ANY PROMISE THAT THEY\nWORK OR SUIT A PURPOSE IS DISCLAIMED.",
+        "IN NO CASE IS THE OWNER LIABLE\nFOR A BROKEN RAKE.",
+    ]
+
+
+def test_split_keeps_a_version_abbreviation_inside_its_sentence() -> None:
+    text = "This form is subject to the Shed Licence, v. 2.0. A copy hangs on the door."
+    assert _sentences(text) == ["This form is subject to the Shed Licence, v. 2.0.", "A copy hangs on the door."]
+
+
 def test_split_keeps_a_blank_line_before_a_capital_as_a_boundary() -> None:
     text = "A caption under the picture of the harbour at dawn\n\nThe boats left early."
     assert _sentences(text) == ["A caption under the picture of the harbour at dawn", "The boats left early."]
