@@ -144,9 +144,14 @@ class Pipeline:
                     min_evidence=a.min_evidence,
                     min_probability=a.min_probability if a.abstain_on == "model" else None,
                     cache_size=self.settings.retrieve.chunk_cache,
+                    documents=self._documents_about,
                 )
                 self._built = (index, built)
             return self._built[1]
+
+    def _documents_about(self) -> list[str]:
+        """What names each committed document: its title, file name and date."""
+        return [f"{d.meta.title or ''} {d.source} {d.meta.date or ''}" for d in self.corpus.sources()]
 
     def warm(self) -> Pipeline:
         """Load the model and indexes now, so the first question is as fast as the rest."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +16,14 @@ from rag.retrieve.lexical import lexical_tokens
 from rag.text import is_answer_sentence, words
 from rag.types import Chunk, ScoredChunk
 from rag.verify.cite import CitedSentence
-from rag.verify.constraints import Constraints, extract, has_answer_type, predicate_coverage, predicate_terms
+from rag.verify.constraints import (
+    Constraints,
+    extract,
+    has_answer_type,
+    holds_predicate,
+    predicate_coverage,
+    predicate_terms,
+)
 
 __all__ = ["Candidate", "ExtractiveAnswerer", "Selection"]
 
@@ -126,6 +133,7 @@ class ExtractiveAnswerer:
         n_chunks: int = 0,
         model: EvidenceModel | None = None,
         min_probability: float | None = None,
+        documents: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.aliases = aliases
         self.idf = idf
@@ -137,6 +145,9 @@ class ExtractiveAnswerer:
         self.model = model or load_evidence_model()
         # When set, abstention follows the evidence model's probability instead of the score.
         self.min_probability = min_probability
+        #: What names every document of the corpus (title, file name, date): a name the retrieved
+        #: chunks lack may still be a document's ("BSD" is only the file name of bsd.txt).
+        self.documents: Callable[[], Iterable[str]] = documents or (lambda: ())
         #: Compute the anchor's features even when abstaining on the score (calibration reads them).
         self.collect_features = False
         self._cache: LRU[list[_Sentence]] = LRU(cache_size)
@@ -179,6 +190,9 @@ class ExtractiveAnswerer:
         q_weight = sum(self.idf(t) for t in q_terms)
         seen: set[tuple[str, int]] = set()
         cue = next((c for q, c in _CUES if q.search(query.text)), None)
+        # A typed question ("When was X born?") is answered by a sentence that carries the type *and*
+        # says something of what is asked: a date in a sentence that never mentions a birth is not one.
+        pred = self.predicate(query, cons) if cons.answer_type else ()
         out: list[Candidate] = []
         for item in retrieved:
             chunk = item.chunk
@@ -199,7 +213,7 @@ class ExtractiveAnswerer:
                 score += bonus
                 other_year = cons.years_conflict(s.text)
                 anchor = names_ok and not other_year and cons.numbers_ok(s.text, about)
-                typed = has_answer_type(s.text, cons.answer_type)
+                typed = has_answer_type(s.text, cons.answer_type) and holds_predicate(pred, s.terms)
                 out.append(
                     Candidate(
                         s.text,
@@ -233,7 +247,10 @@ class ExtractiveAnswerer:
         cands = self.candidates(query, retrieved, cons)
         if not cands:
             return Selection([], 0.0, [])
-        unknown = cons.unknown_names(_about(r.chunk) for r in retrieved)
+        unknown = cons.unknown_names([_about(r.chunk) for r in retrieved])
+        if unknown:
+            # Rarely reached: only then is every document's title and file name consulted.
+            unknown = cons.unknown_names([*(_about(r.chunk) for r in retrieved), *self.documents()])
         if unknown:
             name = " ".join(unknown[0].words)
             return Selection([], 0.0, cands, unmet=f"the documents never mention {name!r}")
@@ -259,15 +276,21 @@ class ExtractiveAnswerer:
         if not any(c.typed for c in chosen):
             typed = next((c for c in anchors if c.typed and c.score >= floor and c not in chosen), None)
             if typed is None:
-                return Selection([], 0.0, cands, unmet="no sentence holds the kind of answer asked for")
+                return Selection(
+                    [], 0.0, cands, unmet="no sentence gives the kind of answer asked for together with what is asked"
+                )
             chosen = [*chosen[: self.max_sentences - 1], typed]
         chosen = self._add_neighbours(chosen, cands, CONTINUATION_SHARE * base, self.max_sentences)
         return Selection(self._order(chosen), evidence, cands, features=features)
 
+    def predicate(self, query: Query, cons: Constraints) -> tuple[str, ...]:
+        """The question's predicate terms: its content terms beyond its names and entities."""
+        entities = " ".join([*cons.entities, *self.aliases.expansion_terms(query.text)])
+        return predicate_terms(query.tokens, cons, frozenset(lexical_tokens(entities, self.aliases)))
+
     def features(self, query: Query, cons: Constraints, c: Candidate) -> dict[str, float]:
         """What the evidence model scores of a candidate answering ``query`` (see ``rag.answer.evidence``)."""
-        entities = " ".join([*cons.entities, *self.aliases.expansion_terms(query.text)])
-        pred = predicate_terms(query.tokens, cons, frozenset(lexical_tokens(entities, self.aliases)))
+        pred = self.predicate(query, cons)
         sentence_terms = frozenset(lexical_tokens(c.text, self.aliases))
         return {
             "score": c.score,

@@ -36,6 +36,7 @@ __all__ = [
     "bare",
     "extract",
     "has_answer_type",
+    "holds_predicate",
     "numbers",
     "predicate_coverage",
     "predicate_terms",
@@ -274,6 +275,11 @@ def _term_in(term: str, terms: AbstractSet[str]) -> bool:
         if (n >= 4 and (term.startswith(u) or u.startswith(term))) or (n >= 5 and term[:5] == u[:5]):
             return True
     return False
+
+
+def holds_predicate(pred: Sequence[str], terms: AbstractSet[str]) -> bool:
+    """``terms`` hold at least one of the predicate terms (trivially true when there are none)."""
+    return not pred or any(_term_in(t, terms) for t in pred)
 
 
 def predicate_coverage(pred: Sequence[str], terms: AbstractSet[str], idf: Callable[[str], float]) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,6 +87,35 @@ def test_a_name_the_documents_never_mention_is_declined(castemar: Pipeline) -> N
     a = castemar.ask("When does the market of Porthaven open?")
     assert a.abstained
     assert a.notice and "porthaven" in a.notice.lower()
+
+
+def test_a_typed_answer_must_say_what_is_asked(castemar: Pipeline) -> None:
+    # "Tuesday" is a date, but no sentence says when the lighthouse was built.
+    a = castemar.ask("When was the lighthouse of Castemar built?")
+    assert a.abstained, a.text
+    assert a.notice and "kind of answer" in a.notice
+    b = castemar.ask("When does the old market of Castemar open?")
+    assert not b.abstained
+    assert "every Tuesday" in b.text
+
+
+def test_a_name_only_a_file_name_holds_is_known(tmp_path: Path) -> None:
+    # "Brackwater" is the file name of one document and in no text: asked about while another
+    # document is retrieved, it is not "never mentioned".
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "brackwater.txt").write_text(
+        "The licence lets anyone copy the recipe book, provided the cover page is kept.\n", encoding="utf-8"
+    )
+    (docs / "ferries.txt").write_text(
+        "The ferry to the islands leaves the harbour every morning at seven o'clock.\n", encoding="utf-8"
+    )
+    pipe = Pipeline.from_settings(Settings(store={"path": tmp_path / "store"}, answer={"mode": "extractive"}))
+    pipe.ingest([docs])
+    a = pipe.ask("When does the Brackwater ferry leave the harbour?", top_k=1)
+    assert not (a.notice and "never mention" in a.notice), a.notice
+    unknown = pipe.ask("When does the Porthaven ferry leave the harbour?", top_k=1)
+    assert unknown.notice and "porthaven" in unknown.notice.lower()
 
 
 @pytest.fixture(scope="module")

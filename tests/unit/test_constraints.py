@@ -142,3 +142,13 @@ def test_predicate_coverage_is_idf_weighted_and_matches_word_forms() -> None:
     assert predicate_coverage(("found", "network"), frozenset({"founding", "group"}), idf) == 0.75
     assert predicate_coverage(("found", "network"), frozenset({"group"}), idf) == 0.0
     assert predicate_coverage((), frozenset(), idf) == 1.0
+
+
+def test_holds_predicate_needs_one_predicate_term_in_any_word_form() -> None:
+    from rag.verify.constraints import holds_predicate
+
+    assert holds_predicate(("born", "year"), frozenset({"born", "kabul"}))
+    assert holds_predicate(("found",), frozenset({"founding"}))
+    assert not holds_predicate(("born",), frozenset({"led", "1996"}))
+    # A question with no predicate beyond its names asks nothing more of the sentence.
+    assert holds_predicate((), frozenset())

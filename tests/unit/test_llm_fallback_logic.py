@@ -17,6 +17,9 @@ DOC = (
     "Fishing boats moved to the northern quay after the dredging."
 )
 QUESTION = "When was the lighthouse of Port Elland automated?"
+# What the extractive answerer answers with the hash embedder (it scores the lighthouse sentence
+# too low to find it, and the dredging sentence dates something else, so it declines QUESTION).
+EXTRACTIVE_QUESTION = "When was the harbour of Port Elland dredged?"
 
 
 def _pipe(tmp_path: Path, chat: ScriptedChat) -> Pipeline:
@@ -31,9 +34,9 @@ def _pipe(tmp_path: Path, chat: ScriptedChat) -> Pipeline:
 
 def test_nothing_verified_gives_the_extractive_answer_with_a_notice(tmp_path: Path) -> None:
     pipe = _pipe(tmp_path, ScriptedChat("Bananas are yellow and grow in bunches. Pears are green."))
-    extractive = pipe.ask(QUESTION, mode="extractive")
+    extractive = pipe.ask(EXTRACTIVE_QUESTION, mode="extractive")
     assert not extractive.abstained
-    events = list(pipe.ask_stream(QUESTION, mode="llm"))
+    events = list(pipe.ask_stream(EXTRACTIVE_QUESTION, mode="llm"))
     answer = events[-1].answer
     assert answer is not None and answer.text == extractive.text and answer.mode == "extractive"
     assert answer.notice is not None and answer.notice.endswith("showing the extractive answer.")
@@ -44,8 +47,8 @@ def test_nothing_verified_gives_the_extractive_answer_with_a_notice(tmp_path: Pa
 
 def test_the_model_saying_it_cannot_answer_does_not_hide_the_extractive_answer(tmp_path: Path) -> None:
     pipe = _pipe(tmp_path, ScriptedChat(CANNOT_ANSWER))
-    answer = pipe.ask(QUESTION, mode="llm")
-    assert not answer.abstained and answer.text == pipe.ask(QUESTION, mode="extractive").text
+    answer = pipe.ask(EXTRACTIVE_QUESTION, mode="llm")
+    assert not answer.abstained and answer.text == pipe.ask(EXTRACTIVE_QUESTION, mode="extractive").text
 
 
 def test_abstains_when_extractive_abstains_too(tmp_path: Path) -> None:
