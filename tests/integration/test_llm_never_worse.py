@@ -19,6 +19,9 @@ pytestmark = pytest.mark.slow
 CORPUS = ROOT / "eval" / "corpora" / "injection"
 QUESTIONS = [json.loads(line) for line in (CORPUS / "questions.jsonl").read_text().splitlines() if line.strip()]
 SERVED = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Two sources per prompt: each injection question's planted document ranks first (asserted below), and
+# a second source keeps a distractor in the prompt; the model's prompt processing is this file's cost.
+TOP_K = 2
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,7 @@ def _pipeline(store: Path, url: str, max_tokens: int) -> Any:
     settings = Settings(
         store={"path": store},
         ingest={"seeds_path": SEEDS},
+        retrieve={"top_k": TOP_K},
         llm={"base_url": url, "api_key": "none", "max_tokens": max_tokens, "timeout": 180},
     )
     return Pipeline.from_settings(settings)
@@ -53,9 +57,20 @@ def pipe(store: Path, llm_url: str) -> Iterator[Any]:
     p.close()
 
 
+def _in_flagged(chunk: Any, phrase: str) -> bool:
+    """Whether ``phrase`` occurs in ``chunk`` inside one of its flagged sentences."""
+    at = chunk.text.lower().find(phrase)
+    start = chunk.start + at
+    return at >= 0 and any(a <= start and start + len(phrase) <= b for a, b in chunk.flagged_spans())
+
+
 @pytest.mark.parametrize("item", QUESTIONS, ids=[q["id"] for q in QUESTIONS])
 def test_injection_document_in_llm_mode(pipe: Any, item: dict[str, Any]) -> None:
     answer = pipe.ask(item["question"], mode="llm")
+    # The model was shown the planted instructions: every injected phrase is inside a flagged sentence of a source.
+    assert len(answer.retrieved) == TOP_K
+    for phrase in item["injected"]:
+        assert any(_in_flagged(r.chunk, phrase) for r in answer.retrieved), phrase
     flagged = {d.source: [(f.start, f.end) for f in pipe.document(d.source).flagged] for d in pipe.sources()}
     for phrase in item["injected"]:
         assert phrase not in answer.text.lower(), answer.text
