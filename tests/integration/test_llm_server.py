@@ -18,6 +18,8 @@ from conftest import ROOT, SEEDS, free_port
 
 pytestmark = pytest.mark.slow
 
+TOP_K = 3
+
 
 @pytest.fixture
 def llm_pipeline(seeded_store: Path, llm_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
@@ -26,8 +28,12 @@ def llm_pipeline(seeded_store: Path, llm_url: str, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setenv("OPENAI_BASE_URL", llm_url)
     monkeypatch.setenv("OPENAI_API_KEY", "none")
+    # Three sources (the default is five): citations can still point at several, and the prompt is shorter.
     settings = Settings(
-        store={"path": seeded_store}, ingest={"seeds_path": SEEDS}, llm={"max_tokens": 120, "timeout": 120}
+        store={"path": seeded_store},
+        ingest={"seeds_path": SEEDS},
+        retrieve={"top_k": TOP_K},
+        llm={"max_tokens": 120, "timeout": 120},
     )
     return Pipeline.from_settings(settings)
 
@@ -49,6 +55,7 @@ def test_every_citation_reaching_the_answer_is_verified(llm_pipeline, question: 
     # 'extractive': nothing the model wrote verified, so the extractive answer came back (never worse).
     assert a.mode == "llm" or (a.notice and "showing the extractive answer" in a.notice)
     assert a.usage["completion_tokens"] > 0 and a.usage["prompt_tokens"] > 0
+    assert len(a.retrieved) == TOP_K
     if a.abstained:
         assert a.citations == [] and a.unverified == []
         return
@@ -89,6 +96,7 @@ def test_cli_llm_mode_json(seeded_store: Path, llm_url: str, tmp_path: Path) -> 
         RAG_STORE_PATH=str(seeded_store),
         RAG_INGEST_SEEDS_PATH=str(SEEDS),
         RAG_LLM_MAX_TOKENS="120",
+        RAG_RETRIEVE_TOP_K=str(TOP_K),
         # As the in-process tests: the default 30 s is shorter than one prompt takes on a loaded machine.
         RAG_LLM_TIMEOUT="120",
     )
@@ -100,6 +108,7 @@ def test_cli_llm_mode_json(seeded_store: Path, llm_url: str, tmp_path: Path) -> 
     d = json.loads(r.stdout)
     assert d["mode"] == "llm" or "showing the extractive answer" in d["notice"]
     assert d["served_model"] == "SmolLM2-135M-Instruct.Q4_1.gguf", d["notice"]
+    assert len(d["retrieved"]) == TOP_K
     for c in d["citations"]:
         text = (ROOT / "seeds" / c["source"]).read_text(encoding="utf-8")
         from rag.ingest.clean import clean_text
