@@ -30,6 +30,12 @@ def test_the_readme_section_runs(
     shutil.copytree(seeded_store, tmp_path / ".rag" / "chroma")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RAG_STORE_PATH")  # the default, .rag/chroma, as a reader's would be
+    # A reader's settings, from the first block on (its pipeline answers the tool's call in the second,
+    # once the endpoint is there; these alone bring in no LLM): short LLM answers (the blocks print them;
+    # only `a`'s mode is checked) from two sources, where no block names its own top_k (shorter prompts).
+    monkeypatch.setenv("RAG_LLM_MAX_TOKENS", "32")
+    monkeypatch.setenv("RAG_LLM_TIMEOUT", "600")
+    monkeypatch.setenv("RAG_RETRIEVE_TOP_K", "2")
     namespace: dict[str, object] = {}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -40,8 +46,6 @@ def test_the_readme_section_runs(
                 # blocks that are about it (each LLM call costs seconds of prompt processing).
                 monkeypatch.setenv("OPENAI_BASE_URL", url)
                 monkeypatch.setenv("OPENAI_API_KEY", "none")
-                monkeypatch.setenv("RAG_LLM_MAX_TOKENS", "60")
-                monkeypatch.setenv("RAG_LLM_TIMEOUT", "600")
             exec(compile(block, "README.md", "exec"), namespace)
     printed = out.getvalue()
     assert "[1]" in str(namespace["response"]) and "chunk_id" in printed
