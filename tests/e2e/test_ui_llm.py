@@ -35,6 +35,8 @@ def llm_app(seeded_store: Path, llm_url: str) -> Iterator[tuple[str, Any]]:
         store={"path": seeded_store},
         ingest={"seeds_path": SEEDS},
         answer={"mode": "llm"},
+        # Two sources: the model starts writing sooner (its prompt is most of the wait), and Stop is what is tested.
+        retrieve={"top_k": 2},
         llm={"base_url": llm_url, "api_key": "none", "max_tokens": 1500, "timeout": 120},
     )
     pipe = Pipeline.from_settings(settings).warm()
