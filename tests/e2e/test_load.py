@@ -1,4 +1,6 @@
-"""A bounded load test: 20 concurrent clients ask through the UI's `ask` API for 60 s while an ingest runs.
+"""A bounded load test: 20 concurrent clients ask through the UI's `ask` API for 20 s while an ingest runs.
+
+RAG_LOAD_SECONDS sets a longer run (e.g. 60).
 
 Loopback only; it stops by itself. Figures are printed and written to tests/artifacts/load.json
 (latency is recorded, never asserted).
@@ -23,7 +25,7 @@ from rag.settings import Settings
 pytestmark = [pytest.mark.slow, pytest.mark.load]
 
 CLIENTS = 20
-SECONDS = float(os.environ.get("RAG_LOAD_SECONDS", "60"))
+SECONDS = float(os.environ.get("RAG_LOAD_SECONDS", "20"))
 QUESTIONS = [
     "Why does ISKP oppose the Taliban?",
     "What is the difference between the Taliban and ISIS?",
@@ -39,7 +41,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_twenty_clients_for_a_minute_with_an_ingest_running(tmp_path: Path) -> None:
+def test_twenty_clients_asking_while_an_ingest_runs(tmp_path: Path) -> None:
     from gradio_client import Client
 
     from rag.pipeline import Pipeline
@@ -54,6 +56,7 @@ def test_twenty_clients_for_a_minute_with_an_ingest_running(tmp_path: Path) -> N
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     latencies: list[float] = []
+    answered_at: list[float] = []  # monotonic time each answer arrived
     errors: list[str] = []
     lock = threading.Lock()
     deadline = time.monotonic() + SECONDS
@@ -75,6 +78,7 @@ def test_twenty_clients_for_a_minute_with_an_ingest_running(tmp_path: Path) -> N
                 return
             with lock:
                 latencies.append((time.perf_counter() - t) * 1000)
+                answered_at.append(time.monotonic())
             n += 1
         c.close()
 
@@ -85,8 +89,9 @@ def test_twenty_clients_for_a_minute_with_an_ingest_running(tmp_path: Path) -> N
     def ingester() -> None:
         time.sleep(min(10.0, SECONDS / 4))
         t = time.perf_counter()
+        start = time.monotonic()
         report = pipe.ingest([extra])
-        ingest_report.update(added=len(report.added), seconds=time.perf_counter() - t)
+        ingest_report.update(added=len(report.added), seconds=time.perf_counter() - t, window=(start, time.monotonic()))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
     threads.append(threading.Thread(target=ingester))
@@ -99,6 +104,9 @@ def test_twenty_clients_for_a_minute_with_an_ingest_running(tmp_path: Path) -> N
         demo.close()
     assert not errors, errors[:3]
     assert ingest_report.get("added") == 12
+    # The clients were answered while the ingest ran, not only before or after it.
+    start, end = ingest_report.pop("window")
+    assert any(start < at < end for at in answered_at)
     # The ingested documents are now answerable through the same app's pipeline.
     assert len(pipe.sources()) == 17
     lat = sorted(latencies)
