@@ -72,6 +72,29 @@ def _script(text: str) -> str:
     return "latin" if latin >= other else "other"
 
 
+# A line of a text framed in a box of asterisks ("*  The entire risk ... is with You.  *"), or the
+# box's border or blank inner line ("****", "*    *").
+_BOXED = re.compile(r"\s*\*(?:\s+(.*?))?\s+\*\s*|\s*\*{3,}\s*")
+_BOX_MIN_LINES = 3
+
+
+def _unbox(lines: list[str]) -> list[str]:
+    """Lines framed in a box of asterisks, with the frame taken off: framed, each line would read as
+    a list item ("* …") and a boxed paragraph (a licence's disclaimer) would never be one sentence."""
+    out = list(lines)
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and _BOXED.fullmatch(lines[j]):
+            j += 1
+        if j - i >= _BOX_MIN_LINES:
+            for k in range(i, j):
+                m = _BOXED.fullmatch(lines[k])
+                out[k] = (m.group(1) or "") if m else lines[k]
+        i = max(j, i + 1)
+    return out
+
+
 def _is_prose(line: str) -> bool:
     # The article proper starts at the first paragraph-like line: long, with sentence punctuation.
     return len(line.split()) >= 12 and bool(re.search(r"[.!?]", line))
@@ -83,7 +106,7 @@ def clean_text(raw: str, rules_path: Path | None = None) -> Cleaned:
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text).replace("\u00a0", " ")
     text = unwrap_markup(text)
-    lines = text.split("\n")
+    lines = _unbox(text.split("\n"))
     main_script = _script(text)
     removed: list[RemovedLine] = []
     kept: list[str] = []

@@ -139,6 +139,23 @@ def test_unwrap_markdown_links() -> None:
     assert unwrap_markup("[U.S. officials confirmed](#) that [x](https://a.b/c)") == "U.S. officials confirmed that x"
 
 
+def test_cleaning_takes_a_box_of_asterisks_off_its_text() -> None:
+    raw = (
+        "Terms\n\n"
+        "************************************************\n"
+        "*                                              *\n"
+        "*  The shed is lent as it is. The entire risk  *\n"
+        "*  of using its tools is with You.             *\n"
+        "************************************************\n\n"
+        "* a list item stays\n* and so does this one *\n"
+    )
+    text = clean_text(raw).text
+    assert "The shed is lent as it is. The entire risk\nof using its tools is with You." in text
+    assert _sentences(text)[1:3] == ["The shed is lent as it is.", "The entire risk\nof using its tools is with You."]
+    # Two framed-looking lines are not a box.
+    assert "* a list item stays\n* and so does this one *" in text
+
+
 def test_cleaning_removes_boilerplate_lines() -> None:
     raw = (
         "Skip to content\n\nTitle here\n\nA real sentence about the Taliban and ISIS that is long enough to count.\n\n"
