@@ -1,10 +1,18 @@
-"""LLM answers with scripted fakes: prompt fencing, sentinel, parsing, renumbering, verification, fallback."""
+"""LLM answers with scripted fakes: prompt fencing, sentinel, parsing, renumbering, verification, fallback
+(and the CLI's fallback when no server listens)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from rag.answer.prompts import build_messages
 from rag.errors import LLMError
@@ -156,3 +164,27 @@ def test_pipeline_falls_back_to_extractive_when_the_llm_fails(with_chat: Callabl
     a = llm_pipeline.ask("Why does ISKP oppose the Taliban?", mode="llm")
     assert a.mode == "extractive" and a.citations
     assert a.notice and "LLM unavailable" in a.notice and "127.0.0.1:9" in a.notice
+
+
+def test_closed_port_falls_back_to_a_cited_extractive_answer(seeded_store: Path, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    env.update(
+        OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",
+        OPENAI_API_KEY="none",
+        RAG_ANSWER_MODE="llm",
+        RAG_STORE_PATH=str(seeded_store),
+        RAG_LLM_TIMEOUT="5",
+        RAG_LLM_MAX_RETRIES="1",
+    )
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "rag"), "ask", "Why does ISKP oppose the Taliban?", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["mode"] == "extractive" and d["citations"] and not d["abstained"]
+    assert "LLM unavailable" in d["notice"] and str(port) in d["notice"]
+    print(f"fallback answered in {elapsed:.1f} s")
