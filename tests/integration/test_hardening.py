@@ -122,9 +122,14 @@ def test_symlinks_out_of_the_tree_are_refused(tmp_path: Path) -> None:
 # -- interrupted ingest -------------------------------------------------------------------------------
 
 
+# The kill comes after KILL_AT files (by then a slice of their chunks is committed) and before the last
+# FILES - KILL_AT; the rerun and a clean ingest then do the whole corpus again.
+FILES, KILL_AT = 20, 10
+
+
 def test_sigkill_mid_ingest_leaves_a_usable_store_and_a_rerun_completes_it(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    make_corpus(corpus, 30)
+    make_corpus(corpus, FILES)
     store = tmp_path / ".rag" / "chroma"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(RAG_STORE_PATH=str(store))
@@ -141,8 +146,8 @@ def test_sigkill_mid_ingest_leaves_a_usable_store_and_a_rerun_completes_it(tmp_p
         if not ch:
             break
         buf += ch
-        done = [int(m) for m in re.findall(rb"ingest: (\d+)/30 files", buf)]
-        if done and max(done) >= 10:
+        done = [int(m) for m in re.findall(rb"ingest: (\d+)/%d files" % FILES, buf)]
+        if done and max(done) >= KILL_AT:
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -153,12 +158,12 @@ def test_sigkill_mid_ingest_leaves_a_usable_store_and_a_rerun_completes_it(tmp_p
 
     with Pipeline.from_settings(Settings(store={"path": store})) as pipe:
         committed = len(pipe.sources())
-        assert 1 <= committed < 30
+        assert 1 <= committed < FILES
         a = pipe.ask("Why does ISIS-K confront the Taliban?")
         assert a.abstained or all(pipe.document(c.source).text[c.start : c.end] == c.quote for c in a.citations)
     rerun = subprocess.run([rag, "ingest", str(corpus), "-q"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{30 - committed} added" in rerun.stdout and f"{committed} unchanged" in rerun.stdout
+    assert f"{FILES - committed} added" in rerun.stdout and f"{committed} unchanged" in rerun.stdout
 
     # Exactly the chunks a clean ingest produces: nothing duplicated, nothing missing.
     clean_store = tmp_path / "clean"
@@ -167,7 +172,7 @@ def test_sigkill_mid_ingest_leaves_a_usable_store_and_a_rerun_completes_it(tmp_p
         expected = sorted(h.id for h in clean.store.iter_chunks())
     with Pipeline.from_settings(Settings(store={"path": store})) as pipe:
         got = sorted(h.id for h in pipe.store.iter_chunks())
-        assert got == expected and len(pipe.sources()) == 30
+        assert got == expected and len(pipe.sources()) == FILES
 
 
 # -- concurrency ---------------------------------------------------------------------------------------
