@@ -18,9 +18,8 @@ from rag.types import Chunk, ScoredChunk
 from rag.verify.cite import CitedSentence
 from rag.verify.constraints import (
     Constraints,
+    TypedAnswer,
     extract,
-    has_answer_type,
-    holds_predicate,
     predicate_coverage,
     predicate_terms,
 )
@@ -192,7 +191,7 @@ class ExtractiveAnswerer:
         cue = next((c for q, c in _CUES if q.search(query.text)), None)
         # A typed question ("When was X born?") is answered by a sentence that carries the type *and*
         # says something of what is asked: a date in a sentence that never mentions a birth is not one.
-        pred = self.predicate(query, cons) if cons.answer_type else ()
+        rule = self.typed_answer(query, cons)
         out: list[Candidate] = []
         for item in retrieved:
             chunk = item.chunk
@@ -213,7 +212,7 @@ class ExtractiveAnswerer:
                 score += bonus
                 other_year = cons.years_conflict(s.text)
                 anchor = names_ok and not other_year and cons.numbers_ok(s.text, about)
-                typed = has_answer_type(s.text, cons.answer_type) and holds_predicate(pred, s.terms)
+                typed = rule is None or rule.held_by(s.text, s.terms)
                 out.append(
                     Candidate(
                         s.text,
@@ -282,6 +281,13 @@ class ExtractiveAnswerer:
             chosen = [*chosen[: self.max_sentences - 1], typed]
         chosen = self._add_neighbours(chosen, cands, CONTINUATION_SHARE * base, self.max_sentences)
         return Selection(self._order(chosen), evidence, cands, features=features)
+
+    def typed_answer(self, query: Query, cons: Constraints | None = None) -> TypedAnswer | None:
+        """What a typed question asks of the sentence answering it (None: the question has no answer type)."""
+        cons = cons if cons is not None else self.constraints(query.text)
+        if cons.answer_type is None:
+            return None
+        return TypedAnswer(cons.answer_type, self.predicate(query, cons), self.aliases)
 
     def predicate(self, query: Query, cons: Constraints) -> tuple[str, ...]:
         """The question's predicate terms: its content terms beyond its names and entities."""

@@ -20,6 +20,7 @@ from rag.errors import LLMError
 from rag.protocols import Answerer, ChatModel, Completion, SupportJudge
 from rag.types import Answer, Query, StreamEvent
 from rag.verify.cite import cited_sentences, parse_markers
+from rag.verify.constraints import TypedAnswer
 from rag.verify.verifier import Verified, Verifier, looks_like_sentinel, split_completed
 
 __all__ = ["GenerativeAnswerer"]
@@ -48,13 +49,14 @@ class GenerativeAnswerer:
         # A small model may answer instead of rewriting, or hand back an earlier question: keep the rule's version.
         return text if accept_rewrite(text, question, turns) else fallback
 
-    def stream(self, question: str, ctx: AnswerContext) -> Iterator[StreamEvent]:
+    def stream(self, question: str, ctx: AnswerContext, typed: TypedAnswer | None = None) -> Iterator[StreamEvent]:
         """Events of one LLM answer: raw ``token``s, verified ``delta``s, then the ``answer``.
 
+        ``typed``: what a typed question asks of the evidence (some verified sentence's quote must hold it).
         Raises :class:`LLMError` (before any ``delta``) when the endpoint fails, so the caller
         can fall back to the extractive answer.
         """
-        verifier = Verifier(self.judge, ctx.retrieved, strict=self.strict)
+        verifier = Verifier(self.judge, ctx.retrieved, strict=self.strict, typed=typed)
         completion = self.llm.stream(build_messages(question, ctx.retrieved))
         t = time.perf_counter()
         cut = yield from _verified_events(completion, verifier)
@@ -71,7 +73,7 @@ class GenerativeAnswerer:
         before = list(ctx.notices)
         try:
             written: Answer | None = None
-            for event in self.stream(question, ctx):
+            for event in self.stream(question, ctx, _typed_answer(extractive, query)):
                 if event.kind == "answer":
                     written = event.answer
                 else:
@@ -101,7 +103,11 @@ def _never_worse(written: Answer, answerer: Answerer, query: Query, ctx: AnswerC
         yield StreamEvent(kind="answer", text=written.text, answer=written)
         return
     yield from (e for e in fallback if e.kind == "delta")
-    notice = "No sentence of the LLM's answer could be verified against the sources; showing the extractive answer."
+    if written.usage.get("answer_type_missing"):
+        why = "No verified sentence of the LLM's answer gives the kind of answer asked for"
+    else:
+        why = "No sentence of the LLM's answer could be verified against the sources"
+    notice = f"{why}; showing the extractive answer."
     answer = dataclasses.replace(
         extractive,
         notice=" ".join([*ctx.notices, notice]),
@@ -109,6 +115,14 @@ def _never_worse(written: Answer, answerer: Answerer, query: Query, ctx: AnswerC
         served_model=written.served_model,
     )
     yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+
+
+def _typed_answer(answerer: Answerer, query: Query) -> TypedAnswer | None:
+    """The extractive answerer's typed-answer rule for ``query``, so both modes apply the same one
+    (None for an answerer that has none, or a question without an answer type)."""
+    rule = getattr(answerer, "typed_answer", None)
+    typed = rule(query) if callable(rule) else None
+    return typed if isinstance(typed, TypedAnswer) else None
 
 
 def _served_model(llm: ChatModel) -> str | None:
@@ -130,10 +144,11 @@ class _Deltas:
         self.emitted = 0
         self.held: list[str] = []
 
-    def events(self, kept: str | None) -> list[StreamEvent]:
+    def events(self, kept: str | None, answered: bool = True) -> list[StreamEvent]:
         if kept is None:
             return []
-        if not parse_markers(kept):
+        # Verified sentences wait too until one answers a typed question: without one, the answer abstains.
+        if not (parse_markers(kept) and answered):
             self.held.append(kept)
             return []
         out = []
@@ -156,14 +171,14 @@ def _verified_events(completion: Completion, verifier: Verifier) -> Generator[St
         yield StreamEvent(kind="token", text=piece)
         done, buffer = split_completed(buffer)
         for sentence, numbers in done:
-            yield from deltas.events(verifier.add(sentence, numbers))
+            yield from deltas.events(verifier.add(sentence, numbers), verifier.answered)
     tail = cited_sentences(buffer)
     cut = 0
     if tail and completion.finish_reason == "length" and not _COMPLETE.search(tail[-1][0].rstrip()):
         # Cut by the token limit: the unfinished sentence is never verified, cited or shown.
         tail, cut = tail[:-1], 1
     for sentence, numbers in tail:
-        yield from deltas.events(verifier.add(sentence, numbers))
+        yield from deltas.events(verifier.add(sentence, numbers), verifier.answered)
     return cut
 
 
@@ -171,7 +186,9 @@ def _answer(result: Verified, completion: Completion, ctx: AnswerContext, *, cut
     notices = ctx.notices
     if cut:
         notices.append("The LLM's answer reached its token limit; the unfinished last sentence was left out.")
-    if result.abstained and not looks_like_sentinel(completion.text):
+    if result.off_type:
+        notices.append("No verified sentence of the LLM's answer gives the kind of answer asked for.")
+    elif result.abstained and not looks_like_sentinel(completion.text):
         notices.append("No sentence of the LLM's answer could be verified against the sources.")
     if result.removed or result.reattributed:
         notices.append(
@@ -192,6 +209,7 @@ def _answer(result: Verified, completion: Completion, ctx: AnswerContext, *, cut
             "sentences_reattributed": result.reattributed,
             "sentences_cut": cut,
             "instructions_dropped": result.instructions_dropped,
+            "answer_type_missing": int(result.off_type),
         },
         served_model=served,
     )

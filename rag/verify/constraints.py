@@ -11,7 +11,8 @@ other official. These checks can, and both the extractive answerer and the suppo
   sentence, its chunk, or its document's title (or the title's initials: "MPL");
 * **answer type**: "when" wants a date or year, "how many/much" a number, "who" a person or
   organisation (a capitalised name), "where" a place (a capitalised name or a place word). At
-  least one chosen sentence must carry it.
+  least one chosen sentence must carry it, together with a term of what the question asks
+  (:class:`TypedAnswer`: a date in a sentence that never mentions a birth does not answer "When was X born?").
 
 This module knows nothing of retrieval or answering; it works on plain strings and document
 frequencies, so the answerer and the judge apply exactly the same rules.
@@ -23,14 +24,16 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.retrieve.aliases import Aliases
+from rag.retrieve.lexical import lexical_tokens
 from rag.text import STOPWORDS, stem, words
 
 __all__ = [
     "Constraints",
     "Name",
+    "TypedAnswer",
     "about_words",
     "answer_type",
     "bare",
@@ -280,6 +283,25 @@ def _term_in(term: str, terms: AbstractSet[str]) -> bool:
 def holds_predicate(pred: Sequence[str], terms: AbstractSet[str]) -> bool:
     """``terms`` hold at least one of the predicate terms (trivially true when there are none)."""
     return not pred or any(_term_in(t, terms) for t in pred)
+
+
+@dataclass(frozen=True)
+class TypedAnswer:
+    """What a typed question ("When was X built?") asks of a sentence answering it: the kind of answer
+    (a date, a number, a name, a place) together with one of the question's predicate terms ("built")."""
+
+    kind: str
+    predicate: tuple[str, ...]
+    aliases: Aliases = field(compare=False, repr=False)
+
+    def held_by(self, sentence: str, terms: AbstractSet[str] | None = None) -> bool:
+        """``sentence`` carries the kind of answer and a predicate term (``terms``: its lexical tokens,
+        computed when not given)."""
+        if not has_answer_type(sentence, self.kind):
+            return False
+        if terms is None:
+            terms = frozenset(lexical_tokens(sentence, self.aliases))
+        return holds_predicate(self.predicate, terms)
 
 
 def predicate_coverage(pred: Sequence[str], terms: AbstractSet[str], idf: Callable[[str], float]) -> float:

@@ -2,7 +2,9 @@
 
 Whatever the model writes, the :class:`Verifier` keeps only citations whose source supports the
 sentence, attaches the verbatim supporting quote, renumbers them per document, and marks (or,
-strictly, drops) sentences left without support.
+strictly, drops) sentences left without support. A typed question ("When was X built?") is answered
+only when some verified sentence's quote holds the kind of answer and a term of what is asked
+(:class:`rag.verify.constraints.TypedAnswer`, the extractive answerer's rule); otherwise the answer abstains.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 from rag.text import content_words
 from rag.types import Chunk, Citation, Quote, ScoredChunk
 from rag.verify.cite import CANNOT_ANSWER, citation_for, cited_sentences, is_cannot_answer, marker, strip_markers
+from rag.verify.constraints import TypedAnswer
 
 if TYPE_CHECKING:
     from rag.protocols import SupportJudge
@@ -37,6 +40,8 @@ class Verified:
     abstained: bool = False
     #: Unverified sentences dropped because they repeat an instruction found in a source.
     instructions_dropped: int = 0
+    #: Sentences were verified, but none gives the kind of answer the typed question asks for (so it abstained).
+    off_type: bool = False
 
 
 @dataclass
@@ -49,10 +54,20 @@ class _Doc:
 class Verifier:
     """Checks each sentence's citations against its sources as sentences complete."""
 
-    def __init__(self, checker: SupportJudge, sources: Sequence[ScoredChunk], strict: bool = False) -> None:
+    def __init__(
+        self,
+        checker: SupportJudge,
+        sources: Sequence[ScoredChunk],
+        strict: bool = False,
+        *,
+        typed: TypedAnswer | None = None,
+    ) -> None:
         self.checker = checker
         self.sources = list(sources)
         self.strict = strict
+        self.typed = typed
+        #: Some verified sentence answers the question (for a typed question: one of its quotes holds the rule).
+        self.answered = False
         self._docs: dict[str, _Doc] = {}
         self.parts: list[str] = []
         self.unverified: list[int] = []
@@ -104,6 +119,7 @@ class Verifier:
         if not sentence or looks_like_sentinel(sentence):
             return None
         numbers: list[int] = []
+        quotes: list[Quote] = []
         for n in dict.fromkeys(cited):
             if not 1 <= n <= len(self.sources):
                 self.removed += 1  # an invented source number
@@ -112,6 +128,7 @@ class Verifier:
             if quote is None:
                 self.removed += 1
                 continue
+            quotes.append(quote)
             m = self._number(n - 1, quote)
             if m not in numbers:
                 numbers.append(m)
@@ -120,9 +137,13 @@ class Verifier:
             for idx in range(len(self.sources)):
                 quote = self._support(sentence, idx)
                 if quote is not None:
+                    quotes.append(quote)
                     numbers.append(self._number(idx, quote))
                     self.reattributed += 1
                     break
+        if numbers and not self.answered:
+            # The evidence, not the model's wording, must give the kind of answer asked for.
+            self.answered = self.typed is None or any(self.typed.held_by(q.text) for q in quotes)
         if not numbers:
             if self._echoes_instruction(sentence):
                 # Text addressed to an assistant is never evidence, so its echo is not shown even as unverified.
@@ -143,7 +164,7 @@ class Verifier:
         """The verified answer so far (call after the last sentence)."""
         citations = [citation_for(d.n, d.chunk, d.quotes) for d in sorted(self._docs.values(), key=lambda d: d.n)]
         verified_sentences = self._sentences - len(self.unverified)
-        if not citations or verified_sentences == 0:
+        if not citations or verified_sentences == 0 or not self.answered:
             return Verified(
                 text=CANNOT_ANSWER,
                 citations=[],
@@ -151,6 +172,7 @@ class Verifier:
                 reattributed=self.reattributed,
                 abstained=True,
                 instructions_dropped=self.instructions_dropped,
+                off_type=bool(citations and verified_sentences),
             )
         # A part without closing punctuation ("… is:") gets its own line, so splitting the
         # final text yields exactly the verified parts.

@@ -93,3 +93,44 @@ def test_a_sentence_that_ends_without_punctuation_is_kept_when_not_cut(tmp_path:
     text = "Its lighthouse was automated in 2004 and no keeper has lived there since [1]"
     answer = _pipe(tmp_path, ScriptedChat(text)).ask(QUESTION, mode="llm")
     assert answer.usage["sentences_cut"] == 0 and answer.citations
+
+
+# A typed question ("When …?") is answered only when a verified sentence's quote holds a date *and* a term
+# of what is asked: the extractive answerer's rule, applied to the LLM's evidence.
+DREDGED = "The harbour of Port Elland was dredged in 1998 to admit container ships."
+AUTOMATED = "Its lighthouse was automated in 2004 and no keeper has lived there since."
+
+
+def test_a_quote_with_a_date_but_not_what_is_asked_does_not_answer_a_when_question(tmp_path: Path) -> None:
+    pipe = _pipe(tmp_path, ScriptedChat(f"{DREDGED} [1]"))
+    assert pipe.ask(QUESTION, mode="extractive").abstained
+    events = list(pipe.ask_stream(QUESTION, mode="llm"))
+    answer = events[-1].answer
+    # The sentence is faithful to its quote (1998 is in it) but dates the dredging, not the lighthouse.
+    assert answer is not None and answer.abstained and answer.citations == [] and "1998" not in answer.text
+    assert answer.usage["answer_type_missing"] == 1
+    assert answer.notice is not None and "kind of answer asked for" in answer.notice
+    assert "".join(e.text for e in events if e.kind == "delta") == CANNOT_ANSWER
+
+
+def test_an_off_type_llm_answer_falls_back_to_the_extractive_one_saying_why(tmp_path: Path) -> None:
+    pipe = _pipe(tmp_path, ScriptedChat(f"{AUTOMATED} [1]"))
+    extractive = pipe.ask(EXTRACTIVE_QUESTION, mode="extractive")
+    events = list(pipe.ask_stream(EXTRACTIVE_QUESTION, mode="llm"))
+    answer = events[-1].answer
+    assert answer is not None and answer.mode == "extractive" and answer.text == extractive.text
+    assert "1998" in answer.text and "2004" not in answer.text
+    assert answer.notice is not None
+    assert answer.notice.endswith("gives the kind of answer asked for; showing the extractive answer.")
+    assert "".join(e.text for e in events if e.kind == "delta") == answer.text
+
+
+def test_a_verified_companion_sentence_stays_cited_once_one_sentence_answers(tmp_path: Path) -> None:
+    # The off-type sentence comes first: it waits, and is streamed once the answering one verifies.
+    pipe = _pipe(tmp_path, ScriptedChat(f"{DREDGED} [1] {AUTOMATED} [1]"))
+    events = list(pipe.ask_stream(QUESTION, mode="llm"))
+    answer = events[-1].answer
+    assert answer is not None and answer.mode == "llm" and not answer.abstained
+    assert [(s, bool(n)) for s, n in cited_sentences(answer.text)] == [(DREDGED, True), (AUTOMATED, True)]
+    assert answer.unverified == [] and answer.usage["answer_type_missing"] == 0
+    assert "".join(e.text for e in events if e.kind == "delta") == answer.text
