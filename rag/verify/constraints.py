@@ -258,6 +258,10 @@ _FRAMING = frozenset(
         "happen", "happened", "say", "said", "mean", "means", "refer", "refers", "describe", "described", "do",
         "does", "did", "make", "made", "get", "according", "article", "articles", "document", "documents", "text",
         "name", "called", "call", "kind", "type", "way", "ways", "role",
+        # Aspectual verbs: "When did that start?" asks when the event in its subject began, which a
+        # sentence says as often with "since 2015" or "formed in 2015" as with the verb itself.
+        "start", "started", "starts", "begin", "began", "begun", "begins", "commence", "commenced",
+        "occur", "occurred",
     )
 )  # fmt: skip
 

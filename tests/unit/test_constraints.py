@@ -125,6 +125,7 @@ def test_statement_names_skip_a_lone_sentence_initial_word() -> None:
 
 
 def test_predicate_terms_leave_out_names_entities_and_framing_words() -> None:
+    from rag.text import content_words, stem
     from rag.verify.constraints import predicate_terms
 
     aliases = load_aliases()
@@ -133,6 +134,9 @@ def test_predicate_terms_leave_out_names_entities_and_framing_words() -> None:
     tokens = ["mullah", "omar", "say", "found", "haqqani", "network"]
     assert predicate_terms(tokens, cons, frozenset()) == ("found", "network")
     assert predicate_terms(["iskp", "member"], cons, frozenset({"iskp"})) == ("member",)
+    # An aspectual verb asks when its subject's event began, not for the verb: "fighting since 2015" answers.
+    start = extract("When did the fighting start?", aliases, lambda _t: 1)
+    assert predicate_terms(content_words("When did the fighting start?"), start, frozenset()) == (stem("fighting"),)
 
 
 def test_predicate_coverage_is_idf_weighted_and_matches_word_forms() -> None:
