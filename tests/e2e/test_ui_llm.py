@@ -64,8 +64,12 @@ def test_stop_closes_the_llm_stream_within_a_second(llm_app: tuple[str, Any], ll
             page = browser.new_page(viewport={"width": 1360, "height": 900})
             page.set_default_timeout(120_000)
             page.goto(llm_app[0], wait_until="load")
+            # Typed before Gradio has mounted its components, a question is wiped and never sent.
+            page.locator("#answer").wait_for()
             box = page.locator("#question textarea")
-            box.fill("Tell me everything the documents say about ISKP and the Taliban, in detail.")
+            question = "Tell me everything the documents say about ISKP and the Taliban, in detail."
+            box.fill(question)
+            expect(box).to_have_value(question)
             box.press("Enter")
             progress = page.locator("#answer .turn .progress")
             expect(progress).to_contain_text("waiting for the LLM", timeout=30_000)
