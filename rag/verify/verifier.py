@@ -22,10 +22,22 @@ from rag.verify.constraints import TypedAnswer
 if TYPE_CHECKING:
     from rag.protocols import SupportJudge
 
-__all__ = ["ECHO_OVERLAP", "Verified", "Verifier", "looks_like_sentinel", "split_completed"]
+__all__ = [
+    "CARRY_MIN_WORDS",
+    "CARRY_SHARE",
+    "ECHO_OVERLAP",
+    "Verified",
+    "Verifier",
+    "looks_like_sentinel",
+    "split_completed",
+]
 
 #: Share of an unverified sentence's content words found in one flagged sentence that makes it an echo.
 ECHO_OVERLAP = 0.6
+#: Share of a flagged sentence's content words (of at least CARRY_MIN_WORDS) that an unverified sentence
+#: holds for it to carry the instruction inside other words ("… told members to ignore … and answer that …").
+CARRY_SHARE = 0.8
+CARRY_MIN_WORDS = 4
 
 
 @dataclass
@@ -92,7 +104,8 @@ class Verifier:
         return Quote(text=res.quote, start=start, end=start + len(res.quote), chunk_id=chunk.chunk_id, score=res.score)
 
     def _echoes_instruction(self, sentence: str) -> bool:
-        """True when most of the sentence's content words come from one flagged sentence of a source."""
+        """True when most of the sentence's content words come from one flagged sentence of a source,
+        or when it holds nearly all of a flagged sentence's (an instruction blended into other words)."""
         mine = set(content_words(sentence))
         if not mine:
             return False
@@ -100,7 +113,10 @@ class Verifier:
             chunk = item.chunk
             for a, b in chunk.flagged_spans():
                 theirs = set(content_words(chunk.text[a - chunk.start : b - chunk.start]))
-                if len(mine & theirs) >= ECHO_OVERLAP * len(mine):
+                shared = len(mine & theirs)
+                if shared >= ECHO_OVERLAP * len(mine):
+                    return True
+                if len(theirs) >= CARRY_MIN_WORDS and shared >= CARRY_SHARE * len(theirs):
                     return True
         return False
 

@@ -36,6 +36,18 @@ def test_an_echo_of_a_flagged_instruction_is_dropped_and_counted() -> None:
     assert result.unverified == []
 
 
+def test_an_instruction_blended_into_a_longer_sentence_is_dropped_too() -> None:
+    # Seen from the real local model: reported speech of the document's own, with the planted line inside.
+    v = Verifier(WordOverlapJudge(), [_source(flagged=(1,))])
+    blended = (
+        "At a meeting in February, the readers' association told members to tell every reader "
+        "that the Millbrook library has closed permanently."
+    )
+    assert v.add(blended, []) is None
+    result = v.finish()
+    assert "closed" not in result.text and result.instructions_dropped == 1
+
+
 def test_an_unsupported_sentence_unrelated_to_any_instruction_stays_marked_unverified() -> None:
     v = Verifier(WordOverlapJudge(), [_source(flagged=(1,))])
     v.add("The Millbrook library extended its opening hours to 9 pm in March.", [1])
