@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
+from sources import scored_chunk
+
 from rag.retrieve.aliases import load_aliases
 from rag.testing import WordOverlapJudge
-from rag.types import Chunk, ScoredChunk
+from rag.types import ScoredChunk
 from rag.verify.constraints import TypedAnswer
 from rag.verify.verifier import Verifier
 
 BUILT = "The Karsk bridge was built in 1931 by a Danish firm."
 TOLL = "The Karsk bridge toll was abolished in 1975 after years of protest."
-TEXT = f"{BUILT} {TOLL}"
 # "When was the Karsk bridge built?": a date, and the predicate term "built" (the name is not predicate).
 WHEN_BUILT = TypedAnswer("date", ("built",), load_aliases())
 
 
 def _source() -> ScoredChunk:
-    a = len(BUILT)
-    chunk = Chunk(
-        chunk_id="c1",
-        doc_id="d1",
-        source="bridge.txt",
-        text=TEXT,
-        start=0,
-        end=len(TEXT),
-        index=0,
-        sentences=((0, a), (a + 1, len(TEXT))),
-    )
-    return ScoredChunk(chunk=chunk, score=1.0, rank=1)
+    return scored_chunk((BUILT, TOLL), "bridge.txt")
 
 
 def test_a_quote_with_a_date_but_nothing_of_the_predicate_is_not_verified() -> None:
