@@ -13,7 +13,9 @@ window.ragShowEvidence = (chip) => {
   const target = document.getElementById('ev-' + turn + '-' + n);
   if (!panel || !target) return false;
   const chips = Array.from(document.querySelectorAll('#answer a.chip'));
-  window.ragChipIndex = chips.indexOf(chip);
+  // By identity, or (the transcript re-rendered since the chip was used) by what the chip points at.
+  const same = (c) => c.dataset.turn === turn && c.dataset.n === n && c.dataset.q === k;
+  window.ragChipIndex = chips.includes(chip) ? chips.indexOf(chip) : chips.findIndex(same);
   panel.querySelectorAll('section.ev-turn').forEach((s) => {
     s.hidden = s.dataset.turn !== turn;
     s.classList.toggle('picked', s.dataset.turn === turn && k !== undefined);
@@ -38,11 +40,19 @@ window.ragShowEvidence = (chip) => {
   (first || target).scrollIntoView({block: 'nearest'});
   return true;
 };
+// The evidence panel is a separate output that can render a moment after the answer's chips:
+// a chip used before its quote is in the panel tries again for a few seconds (the last chip used wins).
+let pending = null;
+const openEvidence = (chip, tries = 30) => {
+  clearTimeout(pending);
+  if (window.ragShowEvidence(chip) || tries <= 0) return;
+  pending = setTimeout(() => openEvidence(chip, tries - 1), 100);
+};
 element.addEventListener('click', (event) => {
   const chip = event.target.closest('a.chip');
   if (!chip || !chip.dataset.n) return;
   event.preventDefault();
-  window.ragShowEvidence(chip);
+  openEvidence(chip);
 });
 const turnChips = (chip) => Array.from((chip.closest('.turn') || element).querySelectorAll('a.chip'));
 // The chip last focused is the answer's tab stop, so Tab and "Back to the answer" come back to it.
@@ -56,7 +66,7 @@ element.addEventListener('keydown', (event) => {
   if (!chip) return;
   if (event.key === ' ' && chip.dataset.n) {
     event.preventDefault();
-    window.ragShowEvidence(chip);
+    openEvidence(chip);
     return;
   }
   const chips = turnChips(chip);
