@@ -241,6 +241,10 @@ def test_a_read_only_store_can_be_asked() -> None:
 
 
 def _read_only_store_can_be_asked(tmp_path: Path) -> None:
+    # A checkout inside a private folder (mktemp -d is 0700) keeps the other user from the venv itself.
+    reach = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", RAG])
+    if reach.returncode != 0:
+        pytest.skip(f"the unprivileged user cannot read {RAG} (a checkout in a private folder)")
     tmp_path.chmod(0o755)
     assert _rag("ingest", str(SEEDS), "-q", cwd=tmp_path).returncode == 0
     store = tmp_path / ".rag" / "chroma"
