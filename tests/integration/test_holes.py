@@ -224,9 +224,13 @@ def test_a_second_ingest_waits_for_the_first_or_exits(tmp_path: Path) -> None:
 # -- 9. a read-only store ------------------------------------------------------------------------------
 
 
+#: Runs a command as user nobody, with no groups.
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
 def _as_nobody(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     # As root, permissions never stop a write: run the command as an unprivileged user instead.
-    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", RAG, *args]
+    cmd = [*AS_NOBODY, RAG, *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -242,7 +246,7 @@ def test_a_read_only_store_can_be_asked() -> None:
 
 def _read_only_store_can_be_asked(tmp_path: Path) -> None:
     # A checkout inside a private folder (mktemp -d is 0700) keeps the other user from the venv itself.
-    reach = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", RAG])
+    reach = subprocess.run([*AS_NOBODY, "test", "-r", RAG])
     if reach.returncode != 0:
         pytest.skip(f"the unprivileged user cannot read {RAG} (a checkout in a private folder)")
     tmp_path.chmod(0o755)
@@ -253,7 +257,7 @@ def _read_only_store_can_be_asked(tmp_path: Path) -> None:
         p.chmod(0o555 if p.is_dir() else 0o444)
     env = _env(tmp_path, HOME=str(tmp_path))
     probe = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "touch", str(store / "probe")],
+        [*AS_NOBODY, "touch", str(store / "probe")],
         capture_output=True,
     )
     assert probe.returncode != 0, "the unprivileged user can write the store: the test proves nothing"
