@@ -203,7 +203,11 @@ class Corpus:
                     committed = self.committed()
                     with translate_store_errors():
                         # Streamed page by page: the corpus's texts are never all in memory at once.
-                        items = ((h.id, h.text) for h in self.store.iter_chunks() if h.doc_id in committed)
+                        items = (
+                            (h.id, h.text, str(h.metadata.get(Key.TITLE, "")), str(h.metadata.get(Key.SOURCE, "")))
+                            for h in self.store.iter_chunks()
+                            if h.doc_id in committed
+                        )
                         index = LexicalIndex.build(items, self.aliases)
                     # A read-only cache folder only costs a rebuild next time.
                     with contextlib.suppress(OSError):

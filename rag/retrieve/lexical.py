@@ -21,10 +21,10 @@ import numpy as np
 from rag.retrieve.aliases import Aliases
 from rag.text import content_words, words
 
-__all__ = ["LexicalIndex", "lexical_tokens", "number_tokens"]
+__all__ = ["LexicalIndex", "lexical_tokens", "number_tokens", "title_tokens"]
 
 #: Bump when the index format changes; tokeniser code and alias data are hashed in as well.
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 K1 = 1.5
 B = 0.75
 
@@ -67,6 +67,20 @@ def number_tokens(text: str) -> list[str]:
     return [f"#{w}" for w in words(text) if w.isdigit() and len(w) != 4]
 
 
+def title_tokens(about: str, aliases: Aliases) -> list[str]:
+    """The terms of a document's title and file name, as a field of their own ("@bsd" for "bsd.txt").
+
+    A document is often about what its title names and its text never repeats: "the BSD licence" is
+    ``bsd.txt``, whose text says "Redistribution and use in source and binary forms".
+    """
+    return [f"@{t}" for t in dict.fromkeys(_tokens(about, aliases))]
+
+
+def _about_text(title: str, source: str) -> str:
+    """A chunk's title and its file name without folder and extension, separators as spaces."""
+    return f"{title} {Path(source).stem.replace('_', ' ').replace('.', ' ')}"
+
+
 class LexicalIndex:
     """A BM25 index over chunk texts, addressed by chunk id."""
 
@@ -85,18 +99,23 @@ class LexicalIndex:
         self.n_docs = len(ids)
 
     @classmethod
-    def build(cls, items: Iterable[tuple[str, str]], aliases: Aliases) -> LexicalIndex:
-        """Index (chunk id, text) pairs, streaming: only compact arrays are kept per chunk."""
+    def build(cls, items: Iterable[tuple[str, str] | tuple[str, str, str, str]], aliases: Aliases) -> LexicalIndex:
+        """Index (chunk id, text) or (chunk id, text, title, file name) tuples, streaming: only
+        compact arrays are kept per chunk."""
         ids: list[str] = []
         vocab: dict[str, int] = {}
         terms, docs, tfs, lengths = array("i"), array("i"), array("f"), array("i")
-        for cid, text in items:
+        for item in items:
+            cid, text = item[0], item[1]
             toks = _tokens(text, aliases)
             d = len(ids)
             ids.append(cid)
-            # Numbers are searchable but leave the length normalisation of the word terms as it was.
+            # Numbers and title terms are searchable but leave the length normalisation of the word terms as it was.
             lengths.append(len(toks))
-            for term, tf in Counter(toks + number_tokens(text)).items():
+            extra = number_tokens(text)
+            if len(item) == 4:
+                extra += title_tokens(_about_text(item[2], item[3]), aliases)
+            for term, tf in Counter(toks + extra).items():
                 terms.append(vocab.setdefault(term, len(vocab)))
                 docs.append(d)
                 tfs.append(tf)
@@ -137,6 +156,11 @@ class LexicalIndex:
         if self._matrix is None or not tokens:
             return []
         known = [t for tok in tokens if (t := self.vocab.get(tok)) is not None]
+        # A question's word that no chunk's text holds is looked up in the documents' titles and file
+        # names ("BSD" → bsd.txt; "BSD-licensed" by its parts). Words the texts hold are scored there
+        # only: a title repeating them would count them twice.
+        asked = dict.fromkeys(p for tok in tokens for p in (tok, *tok.split("-")) if p and p not in self.vocab)
+        known += [t for tok in asked if (t := self.vocab.get(f"@{tok}")) is not None]
         if not known:
             return []
         data, indices, indptr = self._matrix

@@ -80,3 +80,19 @@ def test_a_number_finds_the_one_note_holding_it_and_leaves_word_scores_alone() -
     # Numbers do not enter the length normalisation: word-only scores are those of an index without them.
     plain = dict(numbered.search(_tokens("copper owl", ALIASES), 300))
     assert plain == pytest.approx(dict(words_only.search(_tokens("copper owl", ALIASES), 300)))
+
+
+def test_a_word_only_a_title_or_file_name_holds_finds_its_document() -> None:
+    docs = [
+        ("bsd-1", "Redistribution and use in source and binary forms are permitted.", "", "licenses/bsd.txt"),
+        ("mit-1", "Redistribution of the source is permitted with this notice.", "Permission notice", "mit.txt"),
+    ]
+    index = LexicalIndex.build(iter(docs), ALIASES)
+    words_ = _tokens("redistribution permitted", ALIASES)
+    assert index.search([*words_, "bsd"], 2)[0][0] == "bsd-1"
+    assert index.search(["bsd-licensed"], 2)[0][0] == "bsd-1"  # a hyphenated word by its parts
+    assert index.df("bsd") == 0  # the title field leaves the texts' document frequencies alone
+    # A word the texts hold is scored in the texts only: the same scores as without any titles.
+    plain = LexicalIndex.build(iter([(cid, text) for cid, text, _, _ in docs]), ALIASES)
+    notice = _tokens("notice", ALIASES)
+    assert index.search(notice, 2) == plain.search(notice, 2)
