@@ -20,6 +20,7 @@ from rag.verify.constraints import (
     Constraints,
     TypedAnswer,
     extract,
+    has_answer_type,
     predicate_coverage,
     predicate_terms,
 )
@@ -66,6 +67,8 @@ _ANAPHORA = re.compile(r"^(This|These|That|Those|It|Its|They|Their|He|She|His|He
 # its thought; it joins the answer when it scores at least this share of the best sentence.
 _CONTINUATION = re.compile(r"^(This|These|That|Such)\b")
 CONTINUATION_SHARE = 0.6
+# How many of a document's first sentences are its front matter (title, version, date lines).
+FRONT_MATTER = 3
 
 
 def _about(chunk: Chunk) -> str:
@@ -167,6 +170,19 @@ class ExtractiveAnswerer:
         self._cache.set(chunk.chunk_id, out)
         return out
 
+    def _front_matter(self, chunk: Chunk) -> list[_Sentence]:
+        """The dated lines among a document's first sentences ("Version 2.0, January 2004"): headings
+        that no other question may quote, but that say when the document came out."""
+        if chunk.start != 0:
+            return []
+        out = []
+        for j, (a, b) in enumerate(chunk.sentences[:FRONT_MATTER]):
+            text = chunk.text[a - chunk.start : b - chunk.start]
+            if j in chunk.flagged or is_answer_sentence(text) or not has_answer_type(text, "date"):
+                continue
+            out.append(_Sentence(j, a, b, text, frozenset(lexical_tokens(text, self.aliases)), frozenset(words(text))))
+        return out
+
     def constraints(self, question: str) -> Constraints:
         """The numbers, rare names and answer type ``question`` demands of its evidence."""
         return extract(question, self.aliases, self.df)
@@ -197,6 +213,9 @@ class ExtractiveAnswerer:
             chunk = item.chunk
             vecs = chunk.sentence_vectors
             sentences = self._sentences(chunk)
+            front = self._front_matter(chunk) if rule is not None and rule.dates_document else []
+            if front:
+                sentences = [*front, *sentences]
             about = _about(chunk)
             names_ok = cons.names_ok(self._chunk_terms(chunk), about, self.n_chunks, RARE_NAME_SHARE)
             for s in sentences:
@@ -212,7 +231,7 @@ class ExtractiveAnswerer:
                 score += bonus
                 other_year = cons.years_conflict(s.text)
                 anchor = names_ok and not other_year and cons.numbers_ok(s.text, about)
-                typed = rule is None or rule.held_by(s.text, s.terms)
+                typed = rule is None or s in front or rule.held_by(s.text, s.terms)
                 out.append(
                     Candidate(
                         s.text,

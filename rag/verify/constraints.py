@@ -289,6 +289,13 @@ def holds_predicate(pred: Sequence[str], terms: AbstractSet[str]) -> bool:
     return not pred or any(_term_in(t, terms) for t in pred)
 
 
+# What a "when" question asks when it asks when a document itself came out ("When was Version 2.0 of
+# the Apache License issued?"): a document's front matter ("Version 2.0, January 2004") dates it.
+_DOCUMENT_DATING = frozenset(
+    stem(w) for w in ("issue", "issued", "publish", "published", "release", "released", "dated", "written")
+)
+
+
 @dataclass(frozen=True)
 class TypedAnswer:
     """What a typed question ("When was X built?") asks of a sentence answering it: the kind of answer
@@ -297,6 +304,11 @@ class TypedAnswer:
     kind: str
     predicate: tuple[str, ...]
     aliases: Aliases = field(compare=False, repr=False)
+
+    @property
+    def dates_document(self) -> bool:
+        """The question asks when something was issued, published or released, and nothing more."""
+        return self.kind == "date" and bool(self.predicate) and all(bare(t) in _DOCUMENT_DATING for t in self.predicate)
 
     def held_by(self, sentence: str, terms: AbstractSet[str] | None = None) -> bool:
         """``sentence`` carries the kind of answer and a predicate term (``terms``: its lexical tokens,

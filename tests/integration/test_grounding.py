@@ -118,6 +118,30 @@ def test_a_name_only_a_file_name_holds_is_known(tmp_path: Path) -> None:
     assert unknown.notice and "porthaven" in unknown.notice.lower()
 
 
+def test_front_matter_dates_its_document_and_answers_nothing_else(tmp_path: Path) -> None:
+    # A document's heading lines ("Version 3.1, March 2019") say when it came out; they are no
+    # answer to when anything inside it happened.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "orchard.txt").write_text(
+        "Orchard Charter\nVersion 3.1, March 2019\n\n"
+        "The members of the orchard share the harvest in equal parts every autumn.\n\n"
+        "Any member may leave the orchard after giving the council a month of notice.\n",
+        encoding="utf-8",
+    )
+    (docs / "ferries.txt").write_text(
+        "The ferry to the islands leaves the harbour every morning at seven o'clock.\n", encoding="utf-8"
+    )
+    pipe = Pipeline.from_settings(Settings(store={"path": tmp_path / "store"}, answer={"mode": "extractive"}))
+    pipe.ingest([docs])
+    a = pipe.ask("When was Version 3.1 of the Orchard Charter issued?")
+    assert not a.abstained, a.notice
+    assert any("March 2019" in c.quote for c in a.citations), a.text
+    signed = pipe.ask("When was the Orchard Charter signed?")
+    assert signed.abstained, signed.text
+    assert all("March 2019" not in c.quote for c in signed.citations)
+
+
 @pytest.fixture(scope="module")
 def castemar_model(castemar: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """The same documents, abstaining on the evidence model (RAG_ANSWER_ABSTAIN_ON=model)."""

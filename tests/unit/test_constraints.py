@@ -156,3 +156,16 @@ def test_holds_predicate_needs_one_predicate_term_in_any_word_form() -> None:
     assert not holds_predicate(("born",), frozenset({"led", "1996"}))
     # A question with no predicate beyond its names asks nothing more of the sentence.
     assert holds_predicate((), frozenset())
+
+
+def test_a_when_question_dates_its_document_only_when_it_asks_when_it_came_out() -> None:
+    from rag.text import stem
+    from rag.verify.constraints import TypedAnswer
+
+    aliases = load_aliases()
+    assert TypedAnswer("date", (stem("issued"),), aliases).dates_document
+    assert TypedAnswer("date", (stem("published"),), aliases).dates_document
+    assert not TypedAnswer("date", (stem("signed"),), aliases).dates_document
+    assert not TypedAnswer("date", (stem("issued"), stem("fine")), aliases).dates_document
+    assert not TypedAnswer("date", (), aliases).dates_document
+    assert not TypedAnswer("place", (stem("issued"),), aliases).dates_document
