@@ -43,6 +43,10 @@ W_NAME = 0.10
 RARE_NAME_SHARE = 0.05
 # Answer-type cues: a "why" question wants a reason, "when" a date, "how many" a number.
 W_CUE = 0.06
+# A companion sentence's gain per idf share of the question terms no chosen sentence holds yet: the
+# facets of a question that asks more than one thing ("What did each side do to the other's leaders?";
+# calibrated on the dev sets).
+W_FACET = 0.15
 _CUES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (
         re.compile(r"^\s*(why|what (is|are|was|were) the reasons?|how come)\b", re.I),
@@ -93,6 +97,7 @@ class Candidate:
     supporting: bool = True  # may stand beside an anchor (dates itself to no other year)
     typed: bool = True  # carries the answer type the question asks for
     name_bonus: float = 0.0  # part of ``score`` earned by naming the question's rare name verbatim
+    terms: frozenset[str] = field(default=frozenset())  # the sentence's lexical terms
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,7 @@ class ExtractiveAnswerer:
                         supporting=names_ok and not other_year,
                         typed=typed,
                         name_bonus=bonus,
+                        terms=s.terms,
                     )
                 )
         out.sort(key=lambda c: -c.score)
@@ -290,7 +296,7 @@ class ExtractiveAnswerer:
         base = best.score - best.name_bonus
         floor = RELATIVE_CUTOFF * base
         pool = [c for c in cands if c is not best and c.supporting and c.score >= floor]
-        chosen = self._companions(best, pool)
+        chosen = self._companions(best, pool, query)
         if not any(c.typed for c in chosen):
             typed = next((c for c in anchors if c.typed and c.score >= floor and c not in chosen), None)
             if typed is None:
@@ -326,19 +332,33 @@ class ExtractiveAnswerer:
             "typed": float(c.typed),
         }
 
-    def _companions(self, best: Candidate, pool: list[Candidate]) -> list[Candidate]:
+    def _companions(self, best: Candidate, pool: list[Candidate], query: Query) -> list[Candidate]:
         """The anchor plus up to ``max_sentences - 1`` others: first the best sentence of each
-        further source (multi-document questions need their facets), then the best of the rest."""
+        further source (multi-document questions need their facets), then the best of the rest;
+        a sentence holding question terms the chosen ones lack gains ``W_FACET`` times their idf share."""
+        q_terms = frozenset(query.tokens)
+        q_weight = sum(self.idf(t) for t in q_terms) or 1.0
         chosen = [best]
+        covered = set(best.terms & q_terms)
+
+        def value(c: Candidate) -> float:
+            return c.score + W_FACET * sum(self.idf(t) for t in (c.terms & q_terms) - covered) / q_weight
+
         for first_per_source in (True, False):
-            for c in pool:
-                if len(chosen) >= self.max_sentences:
-                    return chosen
-                if c in chosen or self._duplicate(c, chosen):
-                    continue
-                if first_per_source and c.item.chunk.doc_id in {o.item.chunk.doc_id for o in chosen}:
-                    continue
-                chosen.append(c)
+            while len(chosen) < self.max_sentences:
+                sources = {o.item.chunk.doc_id for o in chosen}
+                options = [
+                    c
+                    for c in pool
+                    if c not in chosen
+                    and not (first_per_source and c.item.chunk.doc_id in sources)
+                    and not self._duplicate(c, chosen)
+                ]
+                if not options:
+                    break
+                pick = max(options, key=value)
+                chosen.append(pick)
+                covered |= pick.terms & q_terms
         return chosen
 
     @staticmethod

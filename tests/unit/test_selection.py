@@ -1,0 +1,41 @@
+"""Sentence selection: companions cover what the anchor leaves out of the question."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+from sources import scored_chunk
+
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.retrieve.aliases import load_aliases
+from rag.retrieve.lexical import lexical_tokens
+from rag.types import Query
+
+QUESTION = "Where does the orchard council plant apple trees, and where does it sell the harvest?"
+SENTENCES = (
+    "The orchard council plants apple trees in the Northern Field.",
+    "Every spring the orchard council plants young apple saplings beside the river.",
+    "The council sells its harvest at the Saturday market.",
+)
+
+
+def _vector(cosine: float, axis: int) -> np.ndarray:
+    v = np.zeros(4, dtype=np.float32)
+    v[0], v[axis] = cosine, math.sqrt(1 - cosine**2)
+    return v
+
+
+def test_a_companion_holding_the_question_terms_the_anchor_lacks_beats_a_closer_repeat() -> None:
+    aliases = load_aliases()
+    item = scored_chunk(SENTENCES, "orchard.txt")
+    # The second sentence is closer to the question than the third, but says nothing the first does not.
+    vectors = np.stack([_vector(0.9, 1), _vector(0.7, 2), _vector(0.75, 3)])
+    item = replace(item, chunk=replace(item.chunk, sentence_vectors=vectors))
+    query = Query(QUESTION, QUESTION, tuple(lexical_tokens(QUESTION, aliases)), _vector(1.0, 1))
+    answerer = ExtractiveAnswerer(aliases, idf=lambda _t: 1.0, max_sentences=2)
+    cands = {c.text: c for c in answerer.candidates(query, [item])}
+    assert cands[SENTENCES[1]].score > cands[SENTENCES[2]].score
+    chosen = [s.text for s in answerer.select(query, [item]).sentences]
+    assert chosen == [SENTENCES[0], SENTENCES[2]]
