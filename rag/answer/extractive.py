@@ -206,8 +206,9 @@ class ExtractiveAnswerer:
         """Every answer-worthy sentence of the retrieved chunks, scored, best first."""
         cons = cons if cons is not None else self.constraints(query.text)
         rare = [n for n in cons.names if n.rare(self.n_chunks, RARE_NAME_SHARE)]
-        q_terms = set(query.tokens)
-        q_weight = sum(self.idf(t) for t in q_terms)
+        q_idf = {t: self.idf(t) for t in query.tokens}
+        q_terms = q_idf.keys()
+        q_weight = sum(q_idf.values())
         seen: set[tuple[str, int]] = set()
         cue = next((c for q, c in _CUES if q.search(query.text)), None)
         # A typed question ("When was X born?") is answered by a sentence that carries the type *and*
@@ -230,7 +231,7 @@ class ExtractiveAnswerer:
                 seen.add(key)
                 vec = vecs[s.index] if vecs is not None and s.index < len(vecs) else None
                 semantic = float(vec @ query.vector) if vec is not None else 0.0
-                lexical = sum(self.idf(t) for t in q_terms & s.terms) / q_weight if q_weight else 0.0
+                lexical = sum(q_idf[t] for t in q_terms & s.terms) / q_weight if q_weight else 0.0
                 score = W_SEMANTIC * semantic + W_LEXICAL * lexical + (W_CUE if cue and cue.search(s.text) else 0.0)
                 bonus = W_NAME if any(n.exact_in(s.text) for n in rare) else 0.0
                 score += bonus
@@ -336,29 +337,38 @@ class ExtractiveAnswerer:
         """The anchor plus up to ``max_sentences - 1`` others: first the best sentence of each
         further source (multi-document questions need their facets), then the best of the rest;
         a sentence holding question terms the chosen ones lack gains ``W_FACET`` times their idf share."""
-        q_terms = frozenset(query.tokens)
-        q_weight = sum(self.idf(t) for t in q_terms) or 1.0
+        weight = {t: self.idf(t) for t in query.tokens}
+        gain = W_FACET / (sum(weight.values()) or 1.0)
         chosen = [best]
-        covered = set(best.terms & q_terms)
-
-        def value(c: Candidate) -> float:
-            return c.score + W_FACET * sum(self.idf(t) for t in (c.terms & q_terms) - covered) / q_weight
-
+        covered = best.terms & weight.keys()
+        # A sentence found to repeat a chosen one repeats it for good: it leaves the pool.
+        live = [(c, c.terms & weight.keys()) for c in pool if c is not best]
         for first_per_source in (True, False):
-            while len(chosen) < self.max_sentences:
+            while len(chosen) < self.max_sentences and live:
                 sources = {o.item.chunk.doc_id for o in chosen}
-                options = [
-                    c
-                    for c in pool
-                    if c not in chosen
-                    and not (first_per_source and c.item.chunk.doc_id in sources)
-                    and not self._duplicate(c, chosen)
-                ]
-                if not options:
+                ranked = sorted(
+                    (
+                        (c.score + gain * sum(weight[t] for t in terms - covered), i)
+                        for i, (c, terms) in enumerate(live)
+                        if not (first_per_source and c.item.chunk.doc_id in sources)
+                    ),
+                    key=lambda vi: -vi[0],
+                )
+                dropped: set[int] = set()
+                pick = None
+                for _, i in ranked:
+                    if self._duplicate(live[i][0], chosen):
+                        dropped.add(i)
+                        continue
+                    pick = i
                     break
-                pick = max(options, key=value)
-                chosen.append(pick)
-                covered |= pick.terms & q_terms
+                if pick is not None:
+                    chosen.append(live[pick][0])
+                    covered = covered | live[pick][1]
+                    dropped.add(pick)
+                live = [x for i, x in enumerate(live) if i not in dropped]
+                if pick is None:
+                    break
         return chosen
 
     @staticmethod

@@ -274,14 +274,26 @@ def predicate_terms(tokens: Iterable[str], cons: Constraints, entity_tokens: Abs
 
 
 def _term_in(term: str, terms: AbstractSet[str]) -> bool:
-    """``term`` is in ``terms``, or shares a prefix with one (found/founding, succeed/successor)."""
+    """``term`` is in ``terms``, or shares a prefix with one (found/founding, succeed/successor): the
+    first five letters when both are that long, else the whole of a four-letter one."""
     if term in terms:
         return True
-    for u in terms:
-        n = min(len(term), len(u))
-        if (n >= 4 and (term.startswith(u) or u.startswith(term))) or (n >= 5 and term[:5] == u[:5]):
-            return True
-    return False
+    if len(term) < 4:
+        return False
+    five, four, heads = _prefixes(terms if isinstance(terms, frozenset) else frozenset(terms))
+    if len(term) == 4:
+        return term in heads
+    return term[:5] in five or term[:4] in four
+
+
+@functools.lru_cache(maxsize=_SENTENCE_MEMO)
+def _prefixes(terms: frozenset[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The five-letter prefixes of ``terms``, its four-letter terms, and the four-letter prefixes of all."""
+    return (
+        frozenset(u[:5] for u in terms if len(u) >= 5),
+        frozenset(u for u in terms if len(u) == 4),
+        frozenset(u[:4] for u in terms if len(u) >= 4),
+    )
 
 
 def holds_predicate(pred: Sequence[str], terms: AbstractSet[str]) -> bool:

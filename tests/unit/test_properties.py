@@ -150,3 +150,22 @@ def test_a_marker_parses_back_to_its_number(n: int) -> None:
     m = CITATION_RE.fullmatch(marker(n))
     assert m is not None and int(m.group(1)) == n
     assert re.fullmatch(r"\[\d+\]", marker(n))
+
+
+def _term_in_reference(term: str, terms: frozenset[str]) -> bool:
+    """The word-form match spelled out pair by pair: what the prefix sets must reproduce."""
+    for u in terms:
+        n = min(len(term), len(u))
+        if term == u or (n >= 4 and (term.startswith(u) or u.startswith(term))) or (n >= 5 and term[:5] == u[:5]):
+            return True
+    return False
+
+
+_STEMS = st.text(alphabet="abcdeno", min_size=1, max_size=8)
+
+
+@given(_STEMS, st.frozensets(_STEMS, max_size=12))
+def test_word_form_matching_by_prefix_sets_is_the_pairwise_rule(term: str, terms: frozenset[str]) -> None:
+    from rag.verify.constraints import _term_in
+
+    assert _term_in(term, terms) == _term_in_reference(term, terms)
