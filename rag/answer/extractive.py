@@ -165,28 +165,38 @@ class ExtractiveAnswerer:
         cached = self._cache.get(chunk.chunk_id)
         if cached is not None:
             return cached
-        out = []
-        for j, (a, b) in enumerate(chunk.sentences):
-            text = chunk.text[a - chunk.start : b - chunk.start]
-            # A sentence addressed to an assistant (flagged at ingest) is never evidence.
-            if is_answer_sentence(text) and j not in chunk.flagged:
-                terms = frozenset(lexical_tokens(text, self.aliases))
-                out.append(_Sentence(j, a, b, text, terms, frozenset(words(text))))
+        # A sentence addressed to an assistant (flagged at ingest) is never evidence.
+        out = [
+            self._sentence(chunk, j)
+            for j in range(len(chunk.sentences))
+            if j not in chunk.flagged and is_answer_sentence(self._text(chunk, j))
+        ]
         self._cache.set(chunk.chunk_id, out)
         return out
+
+    @staticmethod
+    def _text(chunk: Chunk, j: int) -> str:
+        a, b = chunk.sentences[j]
+        return chunk.text[a - chunk.start : b - chunk.start]
+
+    def _sentence(self, chunk: Chunk, j: int) -> _Sentence:
+        """The chunk's ``j``-th sentence with its lexical terms and words."""
+        a, b = chunk.sentences[j]
+        text = self._text(chunk, j)
+        return _Sentence(j, a, b, text, frozenset(lexical_tokens(text, self.aliases)), frozenset(words(text)))
 
     def _front_matter(self, chunk: Chunk) -> list[_Sentence]:
         """The dated lines among a document's first sentences ("Version 2.0, January 2004"): headings
         that no other question may quote, but that say when the document came out."""
         if chunk.start != 0:
             return []
-        out = []
-        for j, (a, b) in enumerate(chunk.sentences[:FRONT_MATTER]):
-            text = chunk.text[a - chunk.start : b - chunk.start]
-            if j in chunk.flagged or is_answer_sentence(text) or not has_answer_type(text, "date"):
-                continue
-            out.append(_Sentence(j, a, b, text, frozenset(lexical_tokens(text, self.aliases)), frozenset(words(text))))
-        return out
+        return [
+            self._sentence(chunk, j)
+            for j in range(min(FRONT_MATTER, len(chunk.sentences)))
+            if j not in chunk.flagged
+            and not is_answer_sentence(text := self._text(chunk, j))
+            and has_answer_type(text, "date")
+        ]
 
     def constraints(self, question: str) -> Constraints:
         """The numbers, rare names and answer type ``question`` demands of its evidence."""
@@ -354,21 +364,19 @@ class ExtractiveAnswerer:
                     ),
                     key=lambda vi: -vi[0],
                 )
+                # Everything looked at leaves the pool: the pick, and the repeats ranked above it.
                 dropped: set[int] = set()
                 pick = None
                 for _, i in ranked:
-                    if self._duplicate(live[i][0], chosen):
-                        dropped.add(i)
-                        continue
-                    pick = i
-                    break
-                if pick is not None:
-                    chosen.append(live[pick][0])
-                    covered = covered | live[pick][1]
-                    dropped.add(pick)
+                    dropped.add(i)
+                    if not self._duplicate(live[i][0], chosen):
+                        pick = live[i]
+                        break
                 live = [x for i, x in enumerate(live) if i not in dropped]
                 if pick is None:
                     break
+                chosen.append(pick[0])
+                covered = covered | pick[1]
         return chosen
 
     @staticmethod

@@ -21,7 +21,7 @@ import numpy as np
 from rag.retrieve.aliases import Aliases
 from rag.text import content_words, words
 
-__all__ = ["LexicalIndex", "lexical_tokens", "number_tokens", "title_tokens"]
+__all__ = ["LexicalIndex", "lexical_tokens", "number_tokens"]
 
 #: Bump when the index format changes; tokeniser code and alias data are hashed in as well.
 INDEX_VERSION = "3"
@@ -67,7 +67,7 @@ def number_tokens(text: str) -> list[str]:
     return [f"#{w}" for w in words(text) if w.isdigit() and len(w) != 4]
 
 
-def title_tokens(about: str, aliases: Aliases) -> list[str]:
+def _title_tokens(about: str, aliases: Aliases) -> list[str]:
     """The terms of a document's title and file name, as a field of their own ("@bsd" for "bsd.txt").
 
     A document is often about what its title names and its text never repeats: "the BSD licence" is
@@ -114,7 +114,7 @@ class LexicalIndex:
             lengths.append(len(toks))
             extra = number_tokens(text)
             if len(item) == 4:
-                extra += title_tokens(_about_text(item[2], item[3]), aliases)
+                extra += _title_tokens(_about_text(item[2], item[3]), aliases)
             for term, tf in Counter(toks + extra).items():
                 terms.append(vocab.setdefault(term, len(vocab)))
                 docs.append(d)

@@ -99,19 +99,30 @@ def test_a_typed_answer_must_say_what_is_asked(castemar: Pipeline) -> None:
     assert "every Tuesday" in b.text
 
 
+FERRIES = "The ferry to the islands leaves the harbour every morning at seven o'clock.\n"
+
+
+def _pipeline_over(tmp_path: Path, files: dict[str, str]) -> Pipeline:
+    """An extractive pipeline over these made-up documents (file name → text) only."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    pipe = Pipeline.from_settings(Settings(store={"path": tmp_path / "store"}, answer={"mode": "extractive"}))
+    pipe.ingest([docs])
+    return pipe
+
+
 def test_a_name_only_a_file_name_holds_is_known(tmp_path: Path) -> None:
     # "Brackwater" is the file name of one document and in no text: asked about while another
     # document is retrieved, it is not "never mentioned".
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "brackwater.txt").write_text(
-        "The licence lets anyone copy the recipe book, provided the cover page is kept.\n", encoding="utf-8"
+    pipe = _pipeline_over(
+        tmp_path,
+        {
+            "brackwater.txt": "The licence lets anyone copy the recipe book, provided the cover page is kept.\n",
+            "ferries.txt": FERRIES,
+        },
     )
-    (docs / "ferries.txt").write_text(
-        "The ferry to the islands leaves the harbour every morning at seven o'clock.\n", encoding="utf-8"
-    )
-    pipe = Pipeline.from_settings(Settings(store={"path": tmp_path / "store"}, answer={"mode": "extractive"}))
-    pipe.ingest([docs])
     a = pipe.ask("When does the Brackwater ferry leave the harbour?", top_k=1)
     assert not (a.notice and "never mention" in a.notice), a.notice
     unknown = pipe.ask("When does the Porthaven ferry leave the harbour?", top_k=1)
@@ -121,19 +132,15 @@ def test_a_name_only_a_file_name_holds_is_known(tmp_path: Path) -> None:
 def test_front_matter_dates_its_document_and_answers_nothing_else(tmp_path: Path) -> None:
     # A document's heading lines ("Version 3.1, March 2019") say when it came out; they are no
     # answer to when anything inside it happened.
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "orchard.txt").write_text(
-        "Orchard Charter\nVersion 3.1, March 2019\n\n"
-        "The members of the orchard share the harvest in equal parts every autumn.\n\n"
-        "Any member may leave the orchard after giving the council a month of notice.\n",
-        encoding="utf-8",
+    pipe = _pipeline_over(
+        tmp_path,
+        {
+            "orchard.txt": "Orchard Charter\nVersion 3.1, March 2019\n\n"
+            "The members of the orchard share the harvest in equal parts every autumn.\n\n"
+            "Any member may leave the orchard after giving the council a month of notice.\n",
+            "ferries.txt": FERRIES,
+        },
     )
-    (docs / "ferries.txt").write_text(
-        "The ferry to the islands leaves the harbour every morning at seven o'clock.\n", encoding="utf-8"
-    )
-    pipe = Pipeline.from_settings(Settings(store={"path": tmp_path / "store"}, answer={"mode": "extractive"}))
-    pipe.ingest([docs])
     a = pipe.ask("When was Version 3.1 of the Orchard Charter issued?")
     assert not a.abstained, a.notice
     assert any("March 2019" in c.quote for c in a.citations), a.text
