@@ -234,13 +234,16 @@ class ExtractiveAnswerer:
                 sentences = [*front, *sentences]
             about = _about(chunk)
             names_ok = cons.names_ok(self._chunk_terms(chunk), about, self.n_chunks, RARE_NAME_SHARE)
+            # One product per chunk rather than one per sentence.
+            sims = vecs @ query.vector if vecs is not None and len(vecs) else None
             for s in sentences:
                 key = (chunk.doc_id, s.start)
                 if key in seen:  # overlapping chunks repeat a sentence
                     continue
                 seen.add(key)
-                vec = vecs[s.index] if vecs is not None and s.index < len(vecs) else None
-                semantic = float(vec @ query.vector) if vec is not None else 0.0
+                vec, semantic = None, 0.0
+                if sims is not None and s.index < len(sims):
+                    vec, semantic = vecs[s.index], float(sims[s.index])
                 lexical = sum(q_idf[t] for t in q_terms & s.terms) / q_weight if q_weight else 0.0
                 score = W_SEMANTIC * semantic + W_LEXICAL * lexical + (W_CUE if cue and cue.search(s.text) else 0.0)
                 bonus = W_NAME if any(n.exact_in(s.text) for n in rare) else 0.0

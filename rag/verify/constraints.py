@@ -203,8 +203,14 @@ class Name:
 
     def exact_in(self, text: str) -> bool:
         """The name occurs verbatim, as a run of whole words (case aside)."""
-        pattern = r"[\s-]+".join(re.escape(w) for w in self.words)
-        return re.search(rf"(?<!\w){pattern}(?!\w)", text, re.I) is not None
+        return _verbatim(self.words).search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _verbatim(name_words: tuple[str, ...]) -> re.Pattern[str]:
+    """The pattern of a name's words as a run of whole words, spaces or hyphens between them."""
+    pattern = r"[\s-]+".join(re.escape(w) for w in name_words)
+    return re.compile(rf"(?<!\w){pattern}(?!\w)", re.I)
 
 
 @dataclass(frozen=True)
