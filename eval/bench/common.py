@@ -6,7 +6,9 @@ import contextlib
 import json
 import os
 import platform
+import random
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -32,6 +34,7 @@ __all__ = [
     "load_avg",
     "machine",
     "rag_command",
+    "ratio_interval",
     "reset_peak",
     "rss_mb",
     "say",
@@ -59,6 +62,25 @@ def summarize(ms: Sequence[float]) -> dict[str, float]:
         "min_ms": min(ms),
         "max_ms": max(ms),
     }
+
+
+def ratio_interval(
+    a: Sequence[float], b: Sequence[float], *, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """A paired bootstrap interval for median(a) / median(b): ``a[i]`` and ``b[i]`` were timed on the
+    same question in the same round, so rounds are resampled whole."""
+    from eval.metrics import percentile
+
+    if not a or len(a) != len(b):
+        raise ValueError("paired timings of equal, non-zero length are needed")
+    rng = random.Random(seed)
+    n = len(a)
+    ratios = []
+    for _ in range(resamples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        ratios.append(statistics.median(a[i] for i in idx) / statistics.median(b[i] for i in idx))
+    tail = (1.0 - level) / 2 * 100
+    return percentile(ratios, tail), percentile(ratios, 100 - tail)
 
 
 def interleaved(

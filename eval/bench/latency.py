@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.bench.common import PHASES, interleaved, load_avg, summarize
+from eval.bench.common import PHASES, interleaved, load_avg, ratio_interval, summarize
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -101,6 +101,11 @@ def bench_latency(
             "ours_over_floor_raw": ours_med / stats["floor_raw"]["median_ms"],
             "p95_over_median": stats["ours"]["p95_ms"] / ours_med,
             "baseline_over_floor": stats["baseline"]["median_ms"] / stats["floor"]["median_ms"],
+        },
+        # How far the ratio moves when the same rounds are resampled: run-to-run noise, in the table.
+        "ratios_ci95": {
+            "ours_over_baseline": list(ratio_interval(times["ours"], times["baseline"])),
+            "ours_over_floor": list(ratio_interval(times["ours"], times["floor"])),
         },
         "load": {"before": load_before, "after": load_avg()},
     }

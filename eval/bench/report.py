@@ -66,9 +66,19 @@ def _latency_rows(t: _Rows, lat: Mapping[str, Any]) -> None:
     t.add("  floor, embed + store top-5 (ids, then payloads): median / p95", ms(lat["floor"]))
     t.add("  floor, embed + raw Chroma query(5): median / p95", ms(lat["floor_raw"]))
     t.add("  query embedding alone: median / p95", ms(lat["embed"]))
-    t.add("  ours / llama-index (medians)", f"{r['ours_over_baseline']:.2f}×", "≤ 1.00×", "ours_over_baseline")
-    t.add("  ours / floor (medians)", f"{r['ours_over_floor']:.2f}×", "≤ 2.00×", "ours_over_floor")
+    ci = lat.get("ratios_ci95", {})
+    t.add("  ours / llama-index (medians)", _ratio(r, ci, "ours_over_baseline"), "≤ 1.00×", "ours_over_baseline")
+    t.add("  ours / floor (medians)", _ratio(r, ci, "ours_over_floor"), "≤ 2.00×", "ours_over_floor")
     t.add("  ours p95 / median", f"{r['p95_over_median']:.2f}×", "≤ 2.00×", "p95_over_median")
+
+
+def _ratio(ratios: Mapping[str, float], ci: Mapping[str, Sequence[float]], key: str) -> str:
+    """A ratio of medians, with its paired-bootstrap 95 % interval when the run recorded one."""
+    text = f"{ratios[key]:.2f}×"
+    if key in ci:
+        lo, hi = ci[key]
+        text += f" (95% CI {lo:.2f}–{hi:.2f})"
+    return text
 
 
 def _ingest_rows(t: _Rows, ing: Mapping[str, Any], base: Mapping[str, Any] | None) -> None:
