@@ -355,7 +355,7 @@ class ExtractiveAnswerer:
         chosen = [best]
         covered = best.terms & weight.keys()
         # A sentence found to repeat a chosen one repeats it for good: it leaves the pool.
-        live = [(c, c.terms & weight.keys()) for c in pool if c is not best]
+        live = [(c, c.terms & weight.keys()) for c in pool]
         for first_per_source in (True, False):
             while len(chosen) < self.max_sentences and live:
                 sources = {o.item.chunk.doc_id for o in chosen}
