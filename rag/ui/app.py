@@ -521,6 +521,10 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         gr_api(api_ask, api_name="ask")
 
         sources_out = [header, table, doc_choice, doc_view]
+        # Everything that redraws the Sources view runs one at a time, in the order it was sent: each
+        # draws from the inputs it was sent with, so a slow, older event (a remove, then the selection
+        # it clears) finishing after a newer one (the filter typed since) would bring back the old view.
+        in_order: dict[str, Any] = {**private, "concurrency_id": "sources-view", "concurrency_limit": 1}
         files.upload(
             upload,
             inputs=[files, replace, upload_jobs],
@@ -532,20 +536,20 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             upload_tick,
             inputs=[upload_jobs, upload_done, sources_filter, doc_choice],
             outputs=[upload_status, upload_done, upload_timer, *sources_out],
-            **quick,
+            **in_order,
         )
         sources_filter.change(
             lambda needle, key: render_sources(pipeline.sources(), needle or "", key),
             inputs=[sources_filter, doc_choice],
             outputs=[table],
-            **private,
+            **in_order,
         )
-        doc_key.change(open_key, inputs=[doc_key], outputs=[doc_choice], **private)
+        doc_key.change(open_key, inputs=[doc_key], outputs=[doc_choice], **in_order)
         doc_choice.change(
             show_document,
             inputs=[doc_choice, sources_filter],
             outputs=[doc_view, table, reindex_btn, remove_btn],
-            **private,
+            **in_order,
         )
         remove_btn.click(ask_remove, inputs=[doc_choice], outputs=[confirm, confirm_text, remove_what], **private)
         remove_no.click(lambda: gr.update(visible=False), inputs=None, outputs=[confirm], **private)
@@ -553,17 +557,15 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             do_remove,
             inputs=[doc_choice, remove_what, sources_filter],
             outputs=[confirm, manage_status, *sources_out],
-            concurrency_limit=1,
-            **private,
+            **in_order,
         )
         reindex_btn.click(
             do_reindex,
             inputs=[doc_choice, sources_filter],
             outputs=[manage_status, *sources_out],
-            concurrency_limit=1,
-            **private,
+            **in_order,
         )
-        demo.load(refresh_sources, inputs=[sources_filter, doc_choice], outputs=sources_out, **private)
+        demo.load(refresh_sources, inputs=[sources_filter, doc_choice], outputs=sources_out, **in_order)
     demo.queue(default_concurrency_limit=4)
     return demo
 

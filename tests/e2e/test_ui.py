@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -482,6 +483,39 @@ def test_upload_collisions_counts_filter_open_and_remove(page: Any, tmp_path: Pa
     expect(page.locator("#header")).to_contain_text("6 documents")
     assert not twin.exists() and (uploads / "report_1.txt").exists()
     assert page.evaluate("window.__pwned") is None
+
+
+def test_a_slow_older_redraw_of_the_sources_never_undoes_a_newer_filter(
+    page: Any, app: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect
+
+    pipe = app[1]
+    real = pipe.sources
+    slow = threading.Event()  # set: the next listing takes 1.5 s (a remove or a big store would)
+    started = threading.Event()
+
+    def sources() -> Any:
+        if slow.is_set():
+            slow.clear()
+            started.set()
+            time.sleep(1.5)
+        return real()
+
+    monkeypatch.setattr(pipe, "sources", sources)
+    page.get_by_role("tab", name="Sources").click()
+    count = page.locator("#sources-table .src-count")
+    expect(count).to_contain_text(re.compile(r"^\d+ documents$"))
+    slow.set()
+    # Opening a document redraws the list too (its row is marked); that redraw is the slow one.
+    page.locator("#sources-table button.src-open").first.click()
+    assert started.wait(10)
+    page.locator("#sources-filter textarea, #sources-filter input").first.fill("001_8ce81ff0f6d118bf")
+    expect(page.locator("#doc-view")).not_to_contain_text("Choose a document", timeout=10_000)
+    expect(page.locator("#doc-view .doc-text")).to_be_visible()  # the slow redraw has arrived
+    expect(count).to_contain_text(re.compile(r"^1 of \d+ documents$"))
+    page.wait_for_timeout(500)  # and nothing older comes after it
+    expect(count).to_contain_text(re.compile(r"^1 of \d+ documents$"))
 
 
 def test_gradio_client_ask_returns_cited_answer(app: tuple[str, Any]) -> None:
