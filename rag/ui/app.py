@@ -392,10 +392,10 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         with gr.Tabs():
             with gr.Tab("Chat", id="chat", elem_id="tab-chat"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=340, elem_id="chat-col"):
-                    answer = gr.HTML(
-                        render_chat(Chat()), elem_id="answer", js_on_load=_static("transcript.js"),
-                        autoscroll=True,
-                    )  # fmt: skip
+                    # No gradio autoscroll: it scrolls to the bottom 300 ms after any update, even one
+                    # that changed nothing, under a reader who has just scrolled up to use a chip.
+                    # transcript.js follows the answer only while the reader is at the bottom.
+                    answer = gr.HTML(render_chat(Chat()), elem_id="answer", js_on_load=_static("transcript.js"))
                     with gr.Row(equal_height=True, elem_id="ask-row"):
                         question = gr.Textbox(
                             placeholder="Ask a question about the documents… (Enter to send)",

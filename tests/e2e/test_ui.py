@@ -314,6 +314,36 @@ def test_follow_up_uses_the_conversation(page: Any, app: tuple[str, Any]) -> Non
     expect(page.locator("#examples")).to_be_visible()
 
 
+def test_the_transcript_follows_the_answer_only_while_the_reader_is_at_its_bottom(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    box = page.locator("#answer")
+    turns = page.locator("#answer .turn")
+    at_bottom = "el => el.scrollTop + el.clientHeight >= el.scrollHeight - 40"
+    page.locator("#examples button", has_text=HEADLINE).click()
+    expect(turns.nth(0).locator(".meta")).to_be_visible()
+    _ask(page, FOLLOW_UP)
+    expect(turns.nth(1).locator(".meta")).to_be_visible()
+    assert box.evaluate("el => el.scrollHeight > el.clientHeight + 100")  # the transcript scrolls
+    assert box.evaluate(at_bottom)  # and it followed both answers
+    # A reader who scrolls up the moment the third answer lands (to use an earlier chip) stays there.
+    box.evaluate(
+        """el => { const o = new MutationObserver(() => {
+             const t = el.querySelectorAll('.turn');
+             if (t.length > 2 && t[2].querySelector('.meta')) { el.scrollTop = 0; o.disconnect(); }
+           }); o.observe(el, {childList: true, subtree: true, characterData: true}); }"""
+    )
+    _ask(page, HEADLINE)
+    expect(turns.nth(2).locator(".meta")).to_be_visible()
+    page.wait_for_timeout(800)
+    assert box.evaluate("el => el.scrollTop") == 0
+    # Asking again brings the new question into view and follows its answer.
+    _ask(page, FOLLOW_UP)
+    expect(turns.nth(3).locator(".meta")).to_be_visible()
+    expect(turns.nth(3)).to_be_in_viewport()
+    assert box.evaluate(at_bottom)
+
+
 def test_a_20000_character_question_shows_a_note_and_a_collapsed_bubble(page: Any, app: tuple[str, Any]) -> None:
     from gradio_client import Client
     from playwright.sync_api import expect

@@ -5,6 +5,19 @@
 element.setAttribute('aria-live', 'polite');
 element.setAttribute('role', 'log');
 element.setAttribute('aria-label', 'Conversation');
+// Follow the conversation as it is written, but only while the reader is at its bottom: one who
+// scrolls up (to an earlier turn's chips) stays there until they scroll back down or ask again.
+const scroller = element.closest('#answer') || element;
+const atBottom = () => scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 40;
+let follow = true;
+let turnCount = element.querySelectorAll('.turn').length;
+scroller.addEventListener('scroll', () => { follow = atBottom(); }, {passive: true});
+new MutationObserver(() => {
+  const now = element.querySelectorAll('.turn').length;
+  if (now > turnCount) follow = true;  // a new question: show it
+  turnCount = now;
+  if (follow) scroller.scrollTop = scroller.scrollHeight;
+}).observe(element, {childList: true, subtree: true, characterData: true});
 window.ragShowEvidence = (chip) => {
   const turn = chip.dataset.turn;
   const n = chip.dataset.n;
