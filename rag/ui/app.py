@@ -231,7 +231,9 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         return render_chat(session.chat, model)
 
     def evidence_html(session: Session) -> str:
-        return render_evidence(session.chat, lookup, show_retrieved=session.show_retrieved)
+        # The retrieved chunks are always drawn and shown by the checkbox on the page (app.css): a
+        # server redraw for the toggle could cross a finishing answer's, and would undo the chip picked.
+        return render_evidence(session.chat, lookup, show_retrieved=True)
 
     async def enqueue(question: str, session: Session, top_k: float, mode: str) -> tuple[Any, ...]:
         # Async: runs on the event loop in arrival order, so questions queue in the order they were sent.
@@ -284,10 +286,6 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
             gr.update(visible=bool(examples)),
             *[gr.update(visible=False)] * (1 + _FOLLOW_UPS),
         )
-
-    def toggle_retrieved(show: bool, session: Session) -> str:
-        session.show_retrieved = bool(show)
-        return evidence_html(session)
 
     def api_ask(question: str) -> str:
         """Answer a question from the documents; every sentence ends in [n] citation markers."""
@@ -517,7 +515,13 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         clear_btn.click(
             clear, inputs=[session], outputs=[answer, evidence, examples_row, follow_row, *follow_buttons], **quick
         )
-        show_retrieved.change(toggle_retrieved, inputs=[show_retrieved, session], outputs=[evidence], **quick)
+        show_retrieved.change(
+            None,
+            inputs=[show_retrieved],
+            outputs=None,
+            js="(show) => { document.getElementById('evidence-col')?.classList.toggle('show-retrieved', !!show); }",
+            **private,
+        )
         gr_api(api_ask, api_name="ask")
 
         sources_out = [header, table, doc_choice, doc_view]

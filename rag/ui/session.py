@@ -35,7 +35,6 @@ class Session:
         self.lock = threading.Lock()
         self.running = False
         self.stop = threading.Event()
-        self.show_retrieved = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
         # gr.State deep-copies its initial value for each new browser session: start fresh.

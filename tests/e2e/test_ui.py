@@ -314,6 +314,30 @@ def test_follow_up_uses_the_conversation(page: Any, app: tuple[str, Any]) -> Non
     expect(page.locator("#examples")).to_be_visible()
 
 
+def test_showing_the_retrieved_chunks_keeps_the_evidence_the_reader_picked(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    turns = page.locator("#answer .turn")
+    page.locator("#examples button", has_text=HEADLINE).click()
+    expect(turns.nth(0).locator(".meta")).to_be_visible()
+    _ask(page, FOLLOW_UP)
+    expect(turns.nth(1).locator(".meta")).to_be_visible()
+    turns.nth(0).locator("a.chip[data-n='1']").first.click()
+    expect(page.locator("#ev-0-1")).to_be_visible()
+    first = page.locator("#evidence section.ev-turn[data-turn='0'] details.retrieved")
+    expect(first).to_be_hidden()
+    page.locator("#settings").click()
+    box = page.locator("#show-retrieved input[type=checkbox]")
+    box.check()
+    expect(first).to_be_visible()
+    expect(first.locator("tr")).to_have_count(6)  # a header and the five chunks
+    expect(page.locator("#ev-0-1")).to_be_visible()  # still the first answer's evidence
+    expect(page.locator("#ev-1-1")).to_be_hidden()
+    box.uncheck()
+    expect(first).to_be_hidden()
+    expect(page.locator("#ev-0-1")).to_be_visible()
+
+
 def test_the_transcript_follows_the_answer_only_while_the_reader_is_at_its_bottom(page: Any) -> None:
     from playwright.sync_api import expect
 
