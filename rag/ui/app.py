@@ -231,9 +231,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
         return render_chat(session.chat, model)
 
     def evidence_html(session: Session) -> str:
-        # The retrieved chunks are always drawn and shown by the checkbox on the page (app.css): a
-        # server redraw for the toggle could cross a finishing answer's, and would undo the chip picked.
-        return render_evidence(session.chat, lookup, show_retrieved=True)
+        return render_evidence(session.chat, lookup)
 
     async def enqueue(question: str, session: Session, top_k: float, mode: str) -> tuple[Any, ...]:
         # Async: runs on the event loop in arrival order, so questions queue in the order they were sent.

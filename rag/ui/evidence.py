@@ -102,7 +102,7 @@ def _source_meta(c: Citation) -> str:
     return " · ".join(e(x) for x in [*known]) + (" · " if known else "") + f"<code>{e(c.source)}</code>"
 
 
-def _render_evidence_turn(i: int, t: Turn, lookup: DocumentLookup | None, *, hidden: bool, show_retrieved: bool) -> str:
+def _render_evidence_turn(i: int, t: Turn, lookup: DocumentLookup | None, *, hidden: bool) -> str:
     a = t.answer
     if a is None:
         return ""
@@ -123,7 +123,9 @@ def _render_evidence_turn(i: int, t: Turn, lookup: DocumentLookup | None, *, hid
         )
         parts.extend(f'<div class="passage">{p}</div>' for p in _passages(c, a.retrieved, lookup, f"q-{i}-{c.n}"))
         parts.append("</details>")
-    if show_retrieved and a.retrieved:
+    # Always drawn, shown by the settings' checkbox on the page (app.css): toggling it needs no redraw,
+    # which would undo the chip the reader picked.
+    if a.retrieved:
         parts.append(
             f'<details class="retrieved" open><summary>Retrieved chunks ({len(a.retrieved)})</summary><table>'
             '<tr><th scope="col">#</th><th scope="col">score</th><th scope="col">dense</th>'
@@ -142,7 +144,7 @@ def _render_evidence_turn(i: int, t: Turn, lookup: DocumentLookup | None, *, hid
     return "".join(parts)
 
 
-def render_evidence(chat: Chat, lookup: DocumentLookup | None, *, show_retrieved: bool = False) -> str:
+def render_evidence(chat: Chat, lookup: DocumentLookup | None) -> str:
     """The evidence panel: one section per answered turn, the latest one shown."""
     head = '<h2 class="ev-head">Evidence</h2>'
     answered = [i for i, t in enumerate(chat.turns) if t.answer is not None]
@@ -153,6 +155,5 @@ def render_evidence(chat: Chat, lookup: DocumentLookup | None, *, show_retrieved
         )
     latest = answered[-1]
     return head + "".join(
-        _render_evidence_turn(i, chat.turns[i], lookup, hidden=i != latest, show_retrieved=show_retrieved)
-        for i in reversed(answered)
+        _render_evidence_turn(i, chat.turns[i], lookup, hidden=i != latest) for i in reversed(answered)
     )

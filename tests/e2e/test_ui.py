@@ -314,7 +314,8 @@ def test_follow_up_uses_the_conversation(page: Any, app: tuple[str, Any]) -> Non
     expect(page.locator("#examples")).to_be_visible()
 
 
-def test_showing_the_retrieved_chunks_keeps_the_evidence_the_reader_picked(page: Any) -> None:
+def _two_answers(page: Any) -> Any:
+    """Ask the headline (an example button) and its follow-up; both answered. Returns the turns."""
     from playwright.sync_api import expect
 
     turns = page.locator("#answer .turn")
@@ -322,6 +323,13 @@ def test_showing_the_retrieved_chunks_keeps_the_evidence_the_reader_picked(page:
     expect(turns.nth(0).locator(".meta")).to_be_visible()
     _ask(page, FOLLOW_UP)
     expect(turns.nth(1).locator(".meta")).to_be_visible()
+    return turns
+
+
+def test_showing_the_retrieved_chunks_keeps_the_evidence_the_reader_picked(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    turns = _two_answers(page)
     turns.nth(0).locator("a.chip[data-n='1']").first.click()
     expect(page.locator("#ev-0-1")).to_be_visible()
     first = page.locator("#evidence section.ev-turn[data-turn='0'] details.retrieved")
@@ -342,12 +350,8 @@ def test_the_transcript_follows_the_answer_only_while_the_reader_is_at_its_botto
     from playwright.sync_api import expect
 
     box = page.locator("#answer")
-    turns = page.locator("#answer .turn")
     at_bottom = "el => el.scrollTop + el.clientHeight >= el.scrollHeight - 40"
-    page.locator("#examples button", has_text=HEADLINE).click()
-    expect(turns.nth(0).locator(".meta")).to_be_visible()
-    _ask(page, FOLLOW_UP)
-    expect(turns.nth(1).locator(".meta")).to_be_visible()
+    turns = _two_answers(page)
     assert box.evaluate("el => el.scrollHeight > el.clientHeight + 100")  # the transcript scrolls
     assert box.evaluate(at_bottom)  # and it followed both answers
     # A reader who scrolls up the moment the third answer lands (to use an earlier chip) stays there.
