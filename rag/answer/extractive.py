@@ -19,6 +19,7 @@ from rag.verify.cite import CitedSentence
 from rag.verify.constraints import (
     Constraints,
     TypedAnswer,
+    counted_terms,
     extract,
     has_answer_type,
     predicate_coverage,
@@ -326,7 +327,7 @@ class ExtractiveAnswerer:
         cons = cons if cons is not None else self.constraints(query.text)
         if cons.answer_type is None:
             return None
-        return TypedAnswer(cons.answer_type, self.predicate(query, cons), self.aliases)
+        return TypedAnswer(cons.answer_type, self.predicate(query, cons), self.aliases, counted_terms(query.text))
 
     def predicate(self, query: Query, cons: Constraints) -> tuple[str, ...]:
         """The question's predicate terms: its content terms beyond its names and entities."""

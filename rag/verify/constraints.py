@@ -37,8 +37,10 @@ __all__ = [
     "about_words",
     "answer_type",
     "bare",
+    "counted_terms",
     "extract",
     "has_answer_type",
+    "has_count",
     "holds_predicate",
     "numbers",
     "predicate_coverage",
@@ -124,6 +126,46 @@ def has_answer_type(sentence: str, kind: str | None) -> bool:
     if kind == "person":
         return bool(_names_in(sentence, skip_first=False))
     return bool(_PLACE.search(sentence))
+
+
+# "How many drones …": the words counted, up to the verb or the first function word.
+_HOW_MANY = re.compile(r"^\s*how many\s+([^?,;]*)", re.I)
+# A count in a sentence: digits (not a year) or a number word, before the thing counted.
+_COUNT = re.compile(
+    r"(?<![\w.])(?!(?:1[5-9]\d\d|20\d\d)(?![\d,]))\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|"
+    r"millions?|billions?|dozens?|half)\b",
+    re.I,
+)
+# At most this many words between a count and the word it counts ("5,000 escaped prisoners", "dozens of people").
+_COUNT_GAP = 3
+
+
+def counted_terms(question: str) -> tuple[str, ...]:
+    """The stems of what a "how many" question counts ("How many ISKP fighters were killed?" → fighter);
+    names are left out, since a count is of things, not of the name that owns them."""
+    m = _HOW_MANY.match(question)
+    if not m:
+        return ()
+    out: list[str] = []
+    for raw in m.group(1).split():
+        w = raw.strip("\"'’()").lower()
+        if not w or w in STOPWORDS or w in _QUESTION_WORDS:
+            break
+        if raw[:1].isupper():
+            continue
+        out.append(stem(w))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=_SENTENCE_MEMO)
+def has_count(sentence: str, counted: tuple[str, ...]) -> bool:
+    """``sentence`` gives a count of one of ``counted`` (a number at most ``_COUNT_GAP`` words before it)."""
+    for m in _COUNT.finditer(sentence):
+        after = words(sentence[m.end() :])[: _COUNT_GAP + 1]
+        if any(_term_in(c, frozenset({stem(w)})) for w in after for c in counted):
+            return True
+    return False
 
 
 def title_acronym(title: str) -> str:
@@ -322,6 +364,8 @@ class TypedAnswer:
     kind: str
     predicate: tuple[str, ...]
     aliases: Aliases = field(compare=False, repr=False)
+    #: What a "how many" question counts: a sentence answers it only with a count of that ("80,000 troops").
+    counted: tuple[str, ...] = ()
 
     @property
     def dates_document(self) -> bool:
@@ -332,6 +376,8 @@ class TypedAnswer:
         """``sentence`` carries the kind of answer and a predicate term (``terms``: its lexical tokens,
         computed when not given)."""
         if not has_answer_type(sentence, self.kind):
+            return False
+        if self.counted and not has_count(sentence, self.counted):
             return False
         if terms is None:
             terms = frozenset(lexical_tokens(sentence, self.aliases))

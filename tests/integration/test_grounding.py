@@ -99,6 +99,14 @@ def test_a_typed_answer_must_say_what_is_asked(castemar: Pipeline) -> None:
     assert "every Tuesday" in b.text
 
 
+def test_a_how_many_answer_must_count_what_is_asked(castemar: Pipeline) -> None:
+    # "The ferry … stops running for several weeks" holds a quantity and the word ferry, but counts no ferries.
+    a = castemar.ask("How many ferries sail to the islands in winter?")
+    assert a.abstained, a.text
+    b = castemar.ask("How many people live in Valdora?")
+    assert not b.abstained and "12,000" in b.text
+
+
 FERRIES = "The ferry to the islands leaves the harbour every morning at seven o'clock.\n"
 
 

@@ -169,3 +169,42 @@ def test_a_when_question_dates_its_document_only_when_it_asks_when_it_came_out()
     assert not TypedAnswer("date", (stem("issued"), stem("fine")), aliases).dates_document
     assert not TypedAnswer("date", (), aliases).dates_document
     assert not TypedAnswer("place", (stem("issued"),), aliases).dates_document
+
+
+@pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        ("How many drones does the Taliban air force own?", ("dron",)),
+        ("How many ISKP fighters were killed in 2021?", ("fighter",)),
+        ("How many days after the notice must you comply?", ("day",)),
+        ("How much does it cost?", ()),
+        ("What is the population of Kabul?", ()),
+    ],
+)
+def test_counted_terms_are_what_a_how_many_question_counts(question: str, counted: tuple[str, ...]) -> None:
+    from rag.verify.constraints import counted_terms
+
+    assert counted_terms(question) == counted
+
+
+def test_a_count_must_count_what_is_asked() -> None:
+    from rag.verify.constraints import has_count
+
+    assert has_count("An estimated 4,000 members remain.", ("member",))
+    assert has_count("The attack killed dozens of people.", ("peopl",))
+    assert has_count("The alarming sight of 5,000 escaped prisoners.", ("prisoner",))
+    # A year is not a count, and a number of something else does not count drones.
+    assert not has_count("He was killed in a drone strike in 2022.", ("dron",))
+    assert not has_count("In 2022 drone strikes resumed.", ("dron",))
+    assert not has_count("The 5,000 escaped prisoners fled.", ("dron",))
+    # The count comes before what it counts, at most three words before it.
+    assert not has_count("Drones were seen 12 times.", ("dron",))
+
+
+def test_a_how_many_answer_holds_a_count_of_what_is_asked() -> None:
+    from rag.text import stem
+    from rag.verify.constraints import TypedAnswer
+
+    rule = TypedAnswer("number", (stem("drones"), stem("own")), load_aliases(), (stem("drones"),))
+    assert rule.held_by("The air force owns 12 drones.")
+    assert not rule.held_by("The air force lost a drone in 2022, and 5,000 soldiers left.")
