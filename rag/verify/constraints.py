@@ -133,8 +133,8 @@ _HOW_MANY = re.compile(r"^\s*how many\s+([^?,;]*)", re.I)
 # A count in a sentence: digits (not a year) or a number word, before the thing counted.
 _COUNT = re.compile(
     r"(?<![\w.])(?!(?:1[5-9]\d\d|20\d\d)(?![\d,]))\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|"
-    r"eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|"
-    r"millions?|billions?|dozens?|half)\b",
+    r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
+    r"sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half)\b",
     re.I,
 )
 # At most this many words between a count and the word it counts ("5,000 escaped prisoners", "dozens of people").

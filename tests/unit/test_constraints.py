@@ -193,6 +193,7 @@ def test_a_count_must_count_what_is_asked() -> None:
     assert has_count("An estimated 4,000 members remain.", ("member",))
     assert has_count("The attack killed dozens of people.", ("peopl",))
     assert has_count("The alarming sight of 5,000 escaped prisoners.", ("prisoner",))
+    assert has_count("Seventeen ferries sail in summer.", ("ferry",))
     # A year is not a count, and a number of something else does not count drones.
     assert not has_count("He was killed in a drone strike in 2022.", ("dron",))
     assert not has_count("In 2022 drone strikes resumed.", ("dron",))
