@@ -68,6 +68,8 @@ _CUES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"^\s*how (many|much)\b|\bnumber of\b", re.I), re.compile(r"\d")),
 ]
 _ANAPHORA = re.compile(r"^(This|These|That|Those|It|Its|They|Their|He|She|His|Her|Such)\b")
+# A sentence that opens a quotation says who speaks in the sentence before it ("General McKenzie said …").
+_QUOTATION = re.compile(r"^[“\"]")
 # A chosen sentence's follower that opens with a demonstrative ("This goes against …") continues
 # its thought; it joins the answer when it scores at least this share of the best sentence.
 _CONTINUATION = re.compile(r"^(This|These|That|Such)\b")
@@ -405,18 +407,34 @@ class ExtractiveAnswerer:
     def _add_neighbours(
         chosen: list[Candidate], cands: Sequence[Candidate], floor: float, limit: int
     ) -> list[Candidate]:
-        """Keep references readable: a chosen sentence opening with 'This …' brings the sentence before
-        it; a chosen sentence followed by a relevant 'This …' sentence brings that one too (never past
-        ``limit`` sentences in all)."""
+        """Keep references readable: a chosen sentence opening with 'This …' or a quotation brings the
+        sentence before it (in place of the last companion when the answer is full); a chosen sentence
+        followed by a relevant 'This …' sentence brings that one too (never past ``limit`` sentences in all)."""
         by_end = {(c.item.chunk.doc_id, c.end): c for c in cands}
         by_start = {(c.item.chunk.doc_id, c.start): c for c in cands}
         out = list(chosen)
         for c in chosen:
+            if c not in out:
+                continue
             doc = c.item.chunk.doc_id
             # Neighbours are a space or a newline or two apart.
-            if _ANAPHORA.match(c.text):
+            if _ANAPHORA.match(c.text) or _QUOTATION.match(c.text):
                 prev = next((by_end[(doc, c.start - g)] for g in range(1, 4) if (doc, c.start - g) in by_end), None)
-                if prev is not None and prev not in out and len(out) < limit:
+                if prev is not None and prev not in out:
+                    if len(out) >= limit:
+                        # The sentence a quotation or a "This …" depends on outranks the last companion
+                        # (never the one sentence that carries the answer type).
+                        last = next(
+                            (
+                                o
+                                for o in reversed(out[1:])
+                                if o is not c and (prev.typed or any(x.typed for x in out if x is not o))
+                            ),
+                            None,
+                        )
+                        if last is None:
+                            continue
+                        out.remove(last)
                     out.append(prev)
             nxt = next((by_start[(doc, c.end + g)] for g in range(1, 4) if (doc, c.end + g) in by_start), None)
             if (

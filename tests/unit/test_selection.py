@@ -39,3 +39,24 @@ def test_a_companion_holding_the_question_terms_the_anchor_lacks_beats_a_closer_
     assert cands[SENTENCES[1]].score > cands[SENTENCES[2]].score
     chosen = [s.text for s in answerer.select(query, [item]).sentences]
     assert chosen == [SENTENCES[0], SENTENCES[2]]
+
+
+PIER = (
+    "Ana Reyes, the harbour master, spoke to the council on Monday.",
+    "“The new pier will open in May, and the ferries will run twice as often.”",
+    "The new pier cost four million pounds and took two years to build.",
+)
+
+
+def test_a_quotation_brings_the_sentence_that_says_who_speaks() -> None:
+    aliases = load_aliases()
+    item = scored_chunk(PIER, "pier.txt")
+    # The speaker's sentence is far from the question; the cost sentence is a close companion.
+    vectors = np.stack([_vector(0.2, 1), _vector(0.9, 2), _vector(0.8, 3)])
+    item = replace(item, chunk=replace(item.chunk, sentence_vectors=vectors))
+    question = "When will the new pier open?"
+    query = Query(question, question, tuple(lexical_tokens(question, aliases)), _vector(1.0, 2))
+    answerer = ExtractiveAnswerer(aliases, idf=lambda _t: 1.0, max_sentences=2)
+    chosen = [s.text for s in answerer.select(query, [item]).sentences]
+    # Two sentences at most: the speaker outranks the companion, in reading order.
+    assert chosen == [PIER[0], PIER[1]]
