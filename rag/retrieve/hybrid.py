@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
@@ -15,12 +16,29 @@ from rag.settings import RetrieveSettings
 from rag.types import Chunk, Query, ScoredChunk
 from store import VectorStore
 
-__all__ = ["ALIAS_VECTOR_WEIGHT", "ChunkCache", "HybridRetriever", "Query", "mix_alias_vectors"]
+__all__ = ["ALIAS_VECTOR_WEIGHT", "ChunkCache", "HybridRetriever", "Query", "mix_alias_vectors", "searched_text"]
 
 #: How much of each named entity's display-form vector ("ISIS-K (Islamic State Khorasan Province)")
 #: is added to the question's vector, so name variants match without lengthening the encoded query.
 #: Fitted on the dev questions to reproduce the spelled-out query's vector: ``python -m eval.calibrate``.
 ALIAS_VECTOR_WEIGHT = 0.25
+
+# "… according to the articles", "in these documents": the question pointing at the corpus itself,
+# which says nothing of what it asks (searched, "according to" finds every "According to Politico").
+_ABOUT_THE_CORPUS = re.compile(
+    r",?\s*\b(?:according to|as (?:described|reported|stated|said) (?:in|by)|based on|in|from)\s+"
+    r"(?:the|these|this|those|your|my|our)\s+(?:articles?|documents?|texts?|sources?|reports?|files?|passages?|"
+    r"corpus|docs)\b(?!\s+(?:of|on|about)\b|['’])",
+    re.I,
+)
+
+
+def searched_text(question: str) -> str:
+    """What of the question is searched: without a phrase that only points at the documents."""
+    out = _ABOUT_THE_CORPUS.sub("", question).strip(" ,;:")
+    if not re.search(r"\w", out):
+        return question
+    return out[0].upper() + out[1:] if question[:1].isupper() else out
 
 
 class ChunkCache(LRU[Chunk]):
@@ -104,11 +122,12 @@ class HybridRetriever:
         The question is encoded as written; each entity it names adds its precomputed
         display-form vector, so "ISKP" finds "Islamic State Khorasan Province" at no extra model time.
         """
-        broader = " ".join(self.aliases.expansion_terms(question))
-        tokens = lexical_tokens(question, self.aliases) + lexical_tokens(broader, self.aliases)
-        displays = [self.display_vector(c) for c in self.aliases.entities(question)]
-        vector = mix_alias_vectors(self.embedder.embed_query(question), displays, self.alias_weight)
-        return Query(question, question, tuple(tokens), vector)
+        searched = searched_text(question)
+        broader = " ".join(self.aliases.expansion_terms(searched))
+        tokens = lexical_tokens(searched, self.aliases) + lexical_tokens(broader, self.aliases)
+        displays = [self.display_vector(c) for c in self.aliases.entities(searched)]
+        vector = mix_alias_vectors(self.embedder.embed_query(searched), displays, self.alias_weight)
+        return Query(question, searched, tuple(tokens), vector)
 
     def retrieve(self, query: Query, top_k: int | None = None) -> list[ScoredChunk]:
         """The top-k chunks for a prepared query, best first."""

@@ -96,3 +96,14 @@ def test_a_word_only_a_title_or_file_name_holds_finds_its_document() -> None:
     plain = LexicalIndex.build(iter([(cid, text) for cid, text, _, _ in docs]), ALIASES)
     notice = _tokens("notice", ALIASES)
     assert index.search(notice, 2) == plain.search(notice, 2)
+
+
+def test_a_phrase_pointing_at_the_documents_is_not_searched() -> None:
+    from rag.retrieve.hybrid import searched_text
+
+    q = "What did each side do to the other's leaders, according to the articles?"
+    assert searched_text(q) == "What did each side do to the other's leaders?"
+    assert searched_text("In these documents, who founded the council?") == "Who founded the council?"
+    # A text of something is what is asked about, and a question made only of the phrase stays whole.
+    assert searched_text("What is in the text of the MPL?") == "What is in the text of the MPL?"
+    assert searched_text("According to the documents?") == "According to the documents?"
