@@ -308,8 +308,33 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(folded)]
 
 
+# Irregular past forms, so "fought" meets "fighting" and "took" meets "taking". Forms that are also
+# other words are left out: "found" (to found), "left", "born", "saw", "rose", "felt", "wound", "lay".
+_IRREGULAR = {
+    "fought": "fight", "took": "take", "taken": "take", "began": "begin", "begun": "begin", "won": "win",
+    "led": "lead", "held": "hold", "sold": "sell", "paid": "pay", "made": "make", "gave": "give",
+    "given": "give", "wrote": "write", "written": "write", "spoke": "speak", "spoken": "speak", "fell": "fall",
+    "fallen": "fall", "grew": "grow", "grown": "grow", "seen": "see", "met": "meet", "built": "build",
+    "brought": "bring", "bought": "buy", "caught": "catch", "thought": "think", "taught": "teach",
+    "sent": "send", "spent": "spend", "lost": "lose", "kept": "keep", "struck": "strike", "fled": "flee",
+    "risen": "rise", "chose": "choose", "chosen": "choose", "drove": "drive", "driven": "drive",
+    "knew": "know", "known": "know", "threw": "throw", "thrown": "throw", "told": "tell", "sought": "seek",
+    "stood": "stand", "understood": "understand", "became": "become", "came": "come", "got": "get",
+    "gotten": "get", "ran": "run", "shot": "shoot", "hid": "hide",
+    "hidden": "hide", "broke": "break", "broken": "break", "froze": "freeze", "frozen": "freeze",
+    "stole": "steal", "stolen": "steal", "withdrew": "withdraw", "withdrawn": "withdraw",
+    "overthrew": "overthrow", "overthrown": "overthrow", "swore": "swear", "sworn": "swear", "fed": "feed",
+    "dealt": "deal", "meant": "mean", "heard": "hear", "forbade": "forbid", "forbidden": "forbid",
+}  # fmt: skip
+
+
 def stem(word: str) -> str:
-    """A light English stemmer: 'oppose', 'opposes', 'opposed' and 'opposing' all give 'oppos'."""
+    """A light English stemmer: 'oppose', 'opposes', 'opposed' and 'opposing' all give 'oppos';
+    common irregular past forms give their verb's stem ('fought' → 'fight')."""
+    base = _IRREGULAR.get(word)
+    if base is not None:
+        # Stemmed as "takes" is, so "took" meets "taking" ("tak") as well as "takes".
+        word = base + ("es" if base.endswith(("s", "sh", "ch", "x")) else "s")
     if len(word) <= 3 or not word.isascii() or "-" in word:
         return word
     for suf in ("ations", "ation", "ings", "ing", "ies", "ied", "edly", "ed", "es", "ly", "s"):

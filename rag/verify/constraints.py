@@ -128,7 +128,7 @@ def has_answer_type(sentence: str, kind: str | None) -> bool:
     return bool(_PLACE.search(sentence))
 
 
-# "How many drones …": the words counted, up to the verb or the first function word.
+# "How many drones …": the words counted, up to the first function word ("does", "of", "in" …).
 _HOW_MANY = re.compile(r"^\s*how many\s+([^?,;]*)", re.I)
 # A count in a sentence: digits (not a year) or a number word, before the thing counted.
 _COUNT = re.compile(

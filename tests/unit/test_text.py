@@ -191,3 +191,13 @@ def test_a_long_question_is_cut_at_a_word_boundary() -> None:
     assert clip_words("ten words!", 10) == "ten words!"
     assert clip_words("ten words! more", 10) == "ten words!"  # the boundary right at the limit
     assert clip_words("one  two", 5) == "one"
+
+
+def test_irregular_past_forms_stem_with_their_verb() -> None:
+    assert stem("fought") == stem("fighting") == stem("fights")
+    assert stem("took") == stem("taking") == stem("takes")
+    assert stem("written") == stem("writing") == stem("wrote")
+    assert stem("led") == stem("leading")
+    # Forms that are other words too keep their own stem.
+    assert stem("found") == stem("founded") != stem("finding")
+    assert stem("born") == "born"
