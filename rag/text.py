@@ -328,9 +328,27 @@ _IRREGULAR = {
 }  # fmt: skip
 
 
+# British spellings folded to American ones, so "licence" meets "license" and "organisation" meets
+# "organization" (plurals follow: the suffix is stripped after the fold).
+_SPELLING = {
+    "licence": "license", "licences": "licenses", "licenced": "licensed", "defence": "defense",
+    "offence": "offense", "offences": "offenses", "practise": "practice", "practised": "practiced",
+    "centre": "center", "centres": "centers", "theatre": "theater", "programme": "program",
+    "programmes": "programs", "catalogue": "catalog", "colour": "color", "honour": "honor",
+    "favour": "favor", "behaviour": "behavior", "labour": "labor", "neighbour": "neighbor",
+    "neighbouring": "neighboring", "rumour": "rumor", "rumours": "rumors", "harbour": "harbor",
+    "armour": "armor", "endeavour": "endeavor", "humour": "humor", "vigour": "vigor", "analyse": "analyze",
+    "analysed": "analyzed", "paralysed": "paralyzed",
+}  # fmt: skip
+
+
 def stem(word: str) -> str:
     """A light English stemmer: 'oppose', 'opposes', 'opposed' and 'opposing' all give 'oppos';
-    common irregular past forms give their verb's stem ('fought' → 'fight')."""
+    common irregular past forms give their verb's stem ('fought' → 'fight'), British spellings the
+    American one's ('licence' → 'licens')."""
+    word = _SPELLING.get(word, word)
+    if "isation" in word:
+        word = word.replace("isation", "ization")
     base = _IRREGULAR.get(word)
     if base is not None:
         # Stemmed as "takes" is, so "took" meets "taking" ("tak") as well as "takes".

@@ -201,3 +201,10 @@ def test_irregular_past_forms_stem_with_their_verb() -> None:
     # Forms that are other words too keep their own stem.
     assert stem("found") == stem("founded") != stem("finding")
     assert stem("born") == "born"
+
+
+def test_british_spellings_stem_with_the_american_ones() -> None:
+    assert stem("licence") == stem("license") == stem("licenses")
+    assert stem("organisation") == stem("organization")
+    assert stem("organisations") == stem("organizations")
+    assert stem("harbour") == stem("harbor")
