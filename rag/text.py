@@ -329,7 +329,7 @@ _IRREGULAR = {
 
 
 # British spellings folded to American ones, so "licence" meets "license" and "organisation" meets
-# "organization" (plurals follow: the suffix is stripped after the fold).
+# "organization" (plurals follow: the suffix is stripped after the fold), and compass adjectives.
 _SPELLING = {
     "licence": "license", "licences": "licenses", "licenced": "licensed", "defence": "defense",
     "offence": "offense", "offences": "offenses", "practise": "practice", "practised": "practiced",
@@ -339,6 +339,8 @@ _SPELLING = {
     "neighbouring": "neighboring", "rumour": "rumor", "rumours": "rumors", "harbour": "harbor",
     "armour": "armor", "endeavour": "endeavor", "humour": "humor", "vigour": "vigor", "analyse": "analyze",
     "analysed": "analyzed", "paralysed": "paralyzed",
+    # Compass adjectives meet their noun: "the east of the country" is "eastern Afghanistan".
+    "eastern": "east", "western": "west", "northern": "north", "southern": "south",
 }  # fmt: skip
 
 

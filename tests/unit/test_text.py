@@ -208,3 +208,4 @@ def test_british_spellings_stem_with_the_american_ones() -> None:
     assert stem("organisation") == stem("organization")
     assert stem("organisations") == stem("organizations")
     assert stem("harbour") == stem("harbor")
+    assert stem("eastern") == stem("east")
