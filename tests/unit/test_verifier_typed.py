@@ -5,6 +5,7 @@ from __future__ import annotations
 from sources import scored_chunk
 
 from rag.retrieve.aliases import load_aliases
+from rag.text import stem
 from rag.testing import WordOverlapJudge
 from rag.types import ScoredChunk
 from rag.verify.constraints import TypedAnswer
@@ -13,7 +14,7 @@ from rag.verify.verifier import Verifier
 BUILT = "The Karsk bridge was built in 1931 by a Danish firm."
 TOLL = "The Karsk bridge toll was abolished in 1975 after years of protest."
 # "When was the Karsk bridge built?": a date, and the predicate term "built" (the name is not predicate).
-WHEN_BUILT = TypedAnswer("date", ("built",), load_aliases())
+WHEN_BUILT = TypedAnswer("date", (stem("built"),), load_aliases())
 
 
 def _source() -> ScoredChunk:
