@@ -5,8 +5,8 @@ from __future__ import annotations
 from sources import scored_chunk
 
 from rag.retrieve.aliases import load_aliases
-from rag.text import stem
 from rag.testing import WordOverlapJudge
+from rag.text import stem
 from rag.types import ScoredChunk
 from rag.verify.constraints import TypedAnswer
 from rag.verify.verifier import Verifier
