@@ -19,6 +19,7 @@ from rag.verify.cite import CitedSentence
 from rag.verify.constraints import (
     Constraints,
     TypedAnswer,
+    about_words,
     counted_terms,
     extract,
     has_answer_type,
@@ -237,6 +238,10 @@ class ExtractiveAnswerer:
                 sentences = [*front, *sentences]
             about = _about(chunk)
             names_ok = cons.names_ok(self._chunk_terms(chunk), about, self.n_chunks, RARE_NAME_SHARE)
+            # A name the document's own title holds ("… under the Apache License" in apache-2.0.txt) says
+            # which document is meant; a sentence repeating it is no better evidence than the rest.
+            titled = about_words(about)
+            named = [n for n in rare if not n.in_text(titled)]
             # One product per chunk rather than one per sentence.
             sims = vecs @ query.vector if vecs is not None and len(vecs) else None
             for s in sentences:
@@ -249,7 +254,7 @@ class ExtractiveAnswerer:
                     vec, semantic = vecs[s.index], float(sims[s.index])
                 lexical = sum(q_idf[t] for t in q_terms & s.terms) / q_weight if q_weight else 0.0
                 score = W_SEMANTIC * semantic + W_LEXICAL * lexical + (W_CUE if cue and cue.search(s.text) else 0.0)
-                bonus = W_NAME if any(n.exact_in(s.text) for n in rare) else 0.0
+                bonus = W_NAME if any(n.exact_in(s.text) for n in named) else 0.0
                 score += bonus
                 other_year = cons.years_conflict(s.text)
                 anchor = names_ok and not other_year and cons.numbers_ok(s.text, about)

@@ -60,3 +60,23 @@ def test_a_quotation_brings_the_sentence_that_says_who_speaks() -> None:
     chosen = [s.text for s in answerer.select(query, [item]).sentences]
     # Two sentences at most: the speaker outranks the companion, in reading order.
     assert chosen == [PIER[0], PIER[1]]
+
+
+CHARTER = (
+    "Members must plant one tree each spring, as the Orchard Charter requires.",
+    "Every member waters the young trees of the common field in dry weeks.",
+)
+
+
+def test_a_name_the_document_title_holds_earns_no_verbatim_bonus() -> None:
+    from rag.types import Source
+
+    aliases = load_aliases()
+    question = "What must members do under the Orchard Charter?"
+    query = Query(question, question, tuple(lexical_tokens(question, aliases)), _vector(1.0, 1))
+    answerer = ExtractiveAnswerer(aliases, idf=lambda _t: 1.0)
+    plain = scored_chunk(CHARTER, "notes.txt")
+    titled = replace(plain, chunk=replace(plain.chunk, meta=Source(title="The Orchard Charter")))
+    # In a document of another title the verbatim name is evidence; in the charter itself it only names the document.
+    assert {c.text: c.name_bonus for c in answerer.candidates(query, [plain])}[CHARTER[0]] > 0
+    assert {c.text: c.name_bonus for c in answerer.candidates(query, [titled])}[CHARTER[0]] == 0
