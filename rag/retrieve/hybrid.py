@@ -119,8 +119,9 @@ class HybridRetriever:
     def prepare(self, question: str) -> Query:
         """Normalise name variants and embed the question.
 
-        The question is encoded as written; each entity it names adds its precomputed
-        display-form vector, so "ISKP" finds "Islamic State Khorasan Province" at no extra model time.
+        The question is encoded as written, less a phrase pointing at the documents (``searched_text``);
+        each entity it names adds its precomputed display-form vector, so "ISKP" finds "Islamic State
+        Khorasan Province" at no extra model time.
         """
         searched = searched_text(question)
         broader = " ".join(self.aliases.expansion_terms(searched))
