@@ -363,7 +363,7 @@ def stem(word: str) -> str:
                 break
             word = word[: -len(suf)] + ("y" if suf in ("ies", "ied") else "")
             break
-    if len(word) > 4 and word.endswith("e"):
+    if len(word) >= 4 and word.endswith("e"):
         word = word[:-1]
     return word
 

@@ -209,3 +209,10 @@ def test_british_spellings_stem_with_the_american_ones() -> None:
     assert stem("organisations") == stem("organizations")
     assert stem("harbour") == stem("harbor")
     assert stem("eastern") == stem("east")
+
+
+def test_a_short_verb_ending_in_e_stems_with_its_inflections() -> None:
+    # "flee" and "take" are four letters: their final e goes as it does from "fleeing" and "takes".
+    assert stem("flee") == stem("fled") == stem("flees") == stem("fleeing")
+    assert stem("take") == stem("takes") == stem("took")
+    assert stem("rule") == stem("ruled") == stem("rules")
