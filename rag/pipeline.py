@@ -8,6 +8,7 @@ documents, the lexical index), :mod:`rag.retrieve.hybrid`, :mod:`rag.answer.extr
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rag.answer.events import AnswerContext, empty_store_answer, extractive_events
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.followup import HistoryItem, as_turns, condense_question
-from rag.answer.question import clean_question, resolve_mode
+from rag.answer.question import clean_question, resolve_mode, sub_questions
 from rag.corpus import Corpus
 from rag.embed import make_embedder
 from rag.errors import DocumentNotFoundError, RagError, translate_store_errors
@@ -341,6 +342,9 @@ class Pipeline:
         with translate_store_errors():
             t = time.perf_counter()
             query = self.retriever.prepare(question)
+            parts = sub_questions(question, self.aliases)
+            if parts:
+                query = dataclasses.replace(query, parts=tuple(self.retriever.prepare(p) for p in parts))
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             retrieved = self.retriever.retrieve(query, top_k)

@@ -122,6 +122,8 @@ class Query:
     tokens: tuple[str, ...]
     #: The L2-normalised embedding of ``dense_text`` (a numpy array).
     vector: Any = field(repr=False, compare=False)
+    #: The questions a compound question joins, each prepared on its own (empty: it asks one thing).
+    parts: tuple[Query, ...] = ()
 
 
 @dataclass(frozen=True)

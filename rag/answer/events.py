@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.protocols import Answerer
@@ -67,6 +67,11 @@ def extractive_events(answerer: Answerer, query: Query, ctx: AnswerContext) -> I
     selection = answerer.select(query, ctx.retrieved)
     if selection.sentences:
         text, citations = assemble(selection.sentences)
+        # Optional on the protocol: an answerer written before compound questions has no such field.
+        unanswered: Sequence[str] = getattr(selection, "unanswered", ())
+        if unanswered:
+            asked = " ".join(f"“{q}”" for q in unanswered)
+            ctx.notices.append(f"The documents do not answer {asked}; the answer covers the rest of the question.")
     else:
         text, citations = CANNOT_ANSWER, []
         if selection.unmet:

@@ -75,6 +75,8 @@ _QUOTATION = re.compile(r"^[“\"]")
 # its thought; it joins the answer when it scores at least this share of the best sentence.
 _CONTINUATION = re.compile(r"^(This|These|That|Such)\b")
 CONTINUATION_SHARE = 0.6
+# Why nothing was chosen when no sentence holds all of the question's numbers and names.
+_NO_ANCHOR = "no sentence holds the question's numbers and names"
 # How many of a document's first sentences are its front matter (title, version, date lines).
 FRONT_MATTER = 3
 
@@ -127,6 +129,8 @@ class Selection:
     unmet: str | None = None
     #: The anchor sentence's features the evidence model scored (None when no sentence was an anchor).
     features: dict[str, float] | None = None
+    #: The parts of a compound question no sentence answers (the other parts are answered).
+    unanswered: list[str] = field(default_factory=list)
 
 
 class ExtractiveAnswerer:
@@ -284,25 +288,58 @@ class ExtractiveAnswerer:
         """Choose up to ``max_sentences`` sentences; empty when no sentence meets the question's
         constraints or the best that does scores below the threshold.
 
+        A compound question (``query.parts``: "Who is X, and what did she predict?") that the whole
+        question's evidence answers is then answered part by part, each part with its own constraints,
+        anchor and share of the sentences; a part nothing answers is named in ``Selection.unanswered``.
+
         The anchor is the best sentence holding the question's numbers and rare names (and no other
         year); companions are chosen best sentence per further source first, then second sentences,
         all within ``RELATIVE_CUTOFF`` of the anchor; at least one chosen sentence must carry the
         answer type ("when" → a date, "how many" → a number, "who" → a name, "where" → a place).
         """
+        whole, chosen = self._select(query, retrieved, self.max_sentences)
+        # Whether to answer at all is the whole question's (calibrated) decision, and its parts choose
+        # what to say; but the parts' names need not meet in one sentence ("… Castemar, and … Valdora?").
+        if query.parts and (chosen or whole.unmet == _NO_ANCHOR):
+            return self._select_parts(query.parts, retrieved, whole) or whole
+        return whole
+
+    def _select_parts(
+        self, parts: Sequence[Query], retrieved: Sequence[ScoredChunk], whole: Selection
+    ) -> Selection | None:
+        """Each part's own selection, merged (a sentence two parts chose is cited once), with the whole
+        question's evidence; None when no part is answered on its own."""
+        limit = max(2, self.max_sentences // len(parts))
+        # A part asks one thing: its second sentence is its next best, not the best of another source.
+        results = [self._select(p, retrieved, limit, spread=False) for p in parts]
+        chosen: list[Candidate] = []
+        for _, picks in results:
+            chosen.extend(c for c in picks if not self._duplicate(c, chosen))
+        cands = sorted((c for sel, _ in results for c in sel.candidates), key=lambda c: -c.score)
+        if not chosen:
+            return None
+        unanswered = [p.text for p, (_, picks) in zip(parts, results, strict=True) if not picks]
+        evidence = whole.evidence if whole.sentences else min(sel.evidence for sel, picks in results if picks)
+        return Selection(self._order(chosen), evidence, cands, features=whole.features, unanswered=unanswered)
+
+    def _select(
+        self, query: Query, retrieved: Sequence[ScoredChunk], limit: int, *, spread: bool = True
+    ) -> tuple[Selection, list[Candidate]]:
+        """One question's selection of up to ``limit`` sentences, with the chosen candidates by rank."""
         cons = self.constraints(query.text)
         cands = self.candidates(query, retrieved, cons)
         if not cands:
-            return Selection([], 0.0, [])
+            return Selection([], 0.0, []), []
         unknown = cons.unknown_names([_about(r.chunk) for r in retrieved])
         if unknown:
             # Rarely reached: only then is every document's title and file name consulted.
             unknown = cons.unknown_names([*(_about(r.chunk) for r in retrieved), *self.documents()])
         if unknown:
             name = " ".join(unknown[0].words)
-            return Selection([], 0.0, cands, unmet=f"the documents never mention {name!r}")
+            return Selection([], 0.0, cands, unmet=f"the documents never mention {name!r}"), []
         anchors = [c for c in cands if c.anchor]
         if not anchors:
-            return Selection([], 0.0, cands, unmet="no sentence holds the question's numbers and names")
+            return Selection([], 0.0, cands, unmet=_NO_ANCHOR), []
         best = anchors[0]
         # The features cost more than the rest of the decision: computed only when they are used.
         use_model = self.min_probability is not None
@@ -312,22 +349,21 @@ class ExtractiveAnswerer:
         else:
             evidence, threshold = best.score, self.min_evidence
         if evidence < threshold:
-            return Selection([], evidence, cands, features=features)
+            return Selection([], evidence, cands, features=features), []
         # Companions are measured against the anchor's own merit: its name bonus decides that the
         # question is answered, not how far below it another sentence may fall.
         base = best.score - best.name_bonus
         floor = RELATIVE_CUTOFF * base
         pool = [c for c in cands if c is not best and c.supporting and c.score >= floor]
-        chosen = self._companions(best, pool, query)
+        chosen = self._companions(best, pool, query, limit, spread=spread)
         if not any(c.typed for c in chosen):
             typed = next((c for c in anchors if c.typed and c.score >= floor and c not in chosen), None)
             if typed is None:
-                return Selection(
-                    [], 0.0, cands, unmet="no sentence gives the kind of answer asked for together with what is asked"
-                )
-            chosen = [*chosen[: self.max_sentences - 1], typed]
-        chosen = self._add_neighbours(chosen, cands, CONTINUATION_SHARE * base, self.max_sentences)
-        return Selection(self._order(chosen), evidence, cands, features=features)
+                unmet = "no sentence gives the kind of answer asked for together with what is asked"
+                return Selection([], 0.0, cands, unmet=unmet), []
+            chosen = [*chosen[: limit - 1], typed]
+        chosen = self._add_neighbours(chosen, cands, CONTINUATION_SHARE * base, limit)
+        return Selection(self._order(chosen), evidence, cands, features=features), chosen
 
     def typed_answer(self, query: Query, cons: Constraints | None = None) -> TypedAnswer | None:
         """What a typed question asks of the sentence answering it (None: the question has no answer type)."""
@@ -354,8 +390,10 @@ class ExtractiveAnswerer:
             "typed": float(c.typed),
         }
 
-    def _companions(self, best: Candidate, pool: list[Candidate], query: Query) -> list[Candidate]:
-        """The anchor plus up to ``max_sentences - 1`` others: first the best sentence of each
+    def _companions(
+        self, best: Candidate, pool: list[Candidate], query: Query, limit: int, *, spread: bool = True
+    ) -> list[Candidate]:
+        """The anchor plus up to ``limit - 1`` others: first the best sentence of each
         further source (multi-document questions need their facets), then the best of the rest;
         a sentence holding question terms the chosen ones lack gains ``W_FACET`` times their idf share."""
         weight = {t: self.idf(t) for t in query.tokens}
@@ -364,8 +402,8 @@ class ExtractiveAnswerer:
         covered = best.terms & weight.keys()
         # A sentence found to repeat a chosen one repeats it for good: it leaves the pool.
         live = [(c, c.terms & weight.keys()) for c in pool]
-        for first_per_source in (True, False):
-            while len(chosen) < self.max_sentences and live:
+        for first_per_source in (True, False) if spread else (False,):
+            while len(chosen) < limit and live:
                 sources = {o.item.chunk.doc_id for o in chosen}
                 ranked = sorted(
                     (

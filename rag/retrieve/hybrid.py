@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Collection, Sequence
 
@@ -131,7 +132,18 @@ class HybridRetriever:
         return Query(question, searched, tuple(tokens), vector)
 
     def retrieve(self, query: Query, top_k: int | None = None) -> list[ScoredChunk]:
-        """The top-k chunks for a prepared query, best first."""
+        """The top-k chunks for a prepared query, best first; a compound query's parts add their own
+        top-k chunks after those (each part is answered from chunks that speak of it)."""
+        out = self._retrieve_one(query, top_k)
+        seen = {r.chunk.chunk_id for r in out}
+        for part in query.parts:
+            for r in self._retrieve_one(part, top_k):
+                if r.chunk.chunk_id not in seen:
+                    seen.add(r.chunk.chunk_id)
+                    out.append(dataclasses.replace(r, rank=len(out) + 1))
+        return out
+
+    def _retrieve_one(self, query: Query, top_k: int | None) -> list[ScoredChunk]:
         cfg = self.settings
         k = top_k or cfg.top_k
         n = max(cfg.candidates, k)

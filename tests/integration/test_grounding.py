@@ -107,6 +107,26 @@ def test_a_how_many_answer_must_count_what_is_asked(castemar: Pipeline) -> None:
     assert not b.abstained and "12,000" in b.text
 
 
+def test_a_compound_question_is_answered_part_by_part(castemar: Pipeline) -> None:
+    # The two names are in two documents: no one sentence holds both, each part has its own.
+    a = castemar.ask("When does the old market of Castemar open, and how many people live in Valdora?")
+    assert not a.abstained, a.notice
+    assert "every Tuesday" in a.text and "12,000" in a.text
+    assert {c.source for c in a.citations} == {"castemar.txt", "valdora.txt"}
+
+
+def test_a_compound_question_says_which_part_the_documents_do_not_answer(castemar: Pipeline) -> None:
+    a = castemar.ask("What is Valdora known for, and who is the mayor of Castemar?")
+    assert "vineyards" in a.text
+    assert "Castemar" not in strip_markers(a.text)
+    assert a.notice and "Who is the mayor of Castemar?" in a.notice
+
+
+def test_a_compound_question_no_part_of_which_is_answered_is_declined(castemar: Pipeline) -> None:
+    a = castemar.ask("Who is the mayor of Valdora, and when was the lighthouse of Castemar built?")
+    assert a.abstained, a.text
+
+
 FERRIES = "The ferry to the islands leaves the harbour every morning at seven o'clock.\n"
 
 
