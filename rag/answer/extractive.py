@@ -309,12 +309,14 @@ class ExtractiveAnswerer:
     ) -> Selection | None:
         """Each part's own selection, merged (a sentence two parts chose is cited once), with the whole
         question's evidence; None when no part is answered on its own."""
-        limit = max(2, self.max_sentences // len(parts))
+        # The parts share the answer's sentence limit (two parts: two sentences each).
+        limit = max(1, self.max_sentences // len(parts))
         # A part asks one thing: its second sentence is its next best, not the best of another source.
         results = [self._select(p, retrieved, limit, spread=False) for p in parts]
         chosen: list[Candidate] = []
         for _, picks in results:
             chosen.extend(c for c in picks if not self._duplicate(c, chosen))
+        chosen = chosen[: self.max_sentences]
         cands = sorted((c for sel, _ in results for c in sel.candidates), key=lambda c: -c.score)
         if not chosen:
             return None

@@ -115,6 +115,16 @@ def test_a_compound_question_is_answered_part_by_part(castemar: Pipeline) -> Non
     assert {c.source for c in a.citations} == {"castemar.txt", "valdora.txt"}
 
 
+def test_the_parts_of_a_compound_question_share_the_sentence_limit(castemar: Pipeline) -> None:
+    from rag.verify.cite import cited_sentences
+
+    a = castemar.ask(
+        "What is Valdora known for, and what does the market of Castemar sell, and where does the council meet?"
+    )
+    assert "vineyards" in a.text and "fish" in a.text and "stone hall" in a.text
+    assert len(cited_sentences(a.text)) <= castemar.settings.answer.max_sentences
+
+
 def test_a_compound_question_says_which_part_the_documents_do_not_answer(castemar: Pipeline) -> None:
     a = castemar.ask("What is Valdora known for, and who is the mayor of Castemar?")
     assert "vineyards" in a.text

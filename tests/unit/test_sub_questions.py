@@ -39,3 +39,9 @@ def test_a_searched_form_context_goes_with_every_part() -> None:
 )
 def test_a_question_asking_one_thing_is_not_split(question: str) -> None:
     assert sub_questions(question, ALIASES) == []
+
+
+def test_at_most_three_parts() -> None:
+    q = "Who is A B, and what did he say, and where did he work, and when did he leave?"
+    assert sub_questions(q, ALIASES) == []
+    assert len(sub_questions("Who is A B, and what did he say, and where did he work?", ALIASES)) == 3
