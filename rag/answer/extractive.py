@@ -317,9 +317,9 @@ class ExtractiveAnswerer:
         for _, picks in results:
             chosen.extend(c for c in picks if not self._duplicate(c, chosen))
         chosen = chosen[: self.max_sentences]
-        cands = sorted((c for sel, _ in results for c in sel.candidates), key=lambda c: -c.score)
         if not chosen:
             return None
+        cands = sorted((c for sel, _ in results for c in sel.candidates), key=lambda c: -c.score)
         unanswered = [p.text for p, (_, picks) in zip(parts, results, strict=True) if not picks]
         evidence = whole.evidence if whole.sentences else min(sel.evidence for sel, picks in results if picks)
         return Selection(self._order(chosen), evidence, cands, features=whole.features, unanswered=unanswered)
