@@ -263,6 +263,40 @@ def test_each_chip_highlights_its_own_quote_and_focus_goes_there_and_back(page: 
     _shot(page, "chat", full_page=True)
 
 
+def test_a_chip_used_while_its_answer_streams_shows_the_finished_answers_quote(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _ask(page, HEADLINE)
+    expect(page.locator("#answer .turn .meta")).to_be_visible()
+    chip = page.locator("#answer a.chip[data-q]").nth(1)
+    n, k = chip.get_attribute("data-n"), chip.get_attribute("data-q")
+    # Replay the streaming moment: the quote's card is not in the panel yet and the chip has no
+    # quote (data-q); then the finished transcript replaces the chip and the card arrives.
+    page.evaluate(
+        """([n]) => {
+          const card = document.getElementById('ev-0-' + n);
+          card.id = 'ev-held';
+          const chip = document.querySelectorAll('#answer a.chip[data-q]')[1];
+          window.finished = chip.cloneNode(true);
+          chip.removeAttribute('data-q');
+          window.streaming = chip;
+        }""",
+        [n],
+    )
+    page.evaluate("() => window.streaming.click()")
+    expect(page.locator("#evidence mark.quote.on")).to_have_count(0)
+    page.evaluate(
+        """() => {
+          window.streaming.replaceWith(window.finished);
+          document.getElementById('ev-held').id = 'ev-0-' + window.finished.dataset.n;
+        }"""
+    )
+    on = page.locator("#evidence mark.quote.on")
+    expect(on.first).to_be_visible()
+    assert all(k in (m.get_attribute("data-q") or "").split() for m in on.all())
+    expect(page.locator(f"#ev-0-{n}")).to_be_focused()
+
+
 def test_three_questions_in_a_row_are_answered_in_order_and_typing_is_kept(page: Any) -> None:
     from playwright.sync_api import expect
 
@@ -436,9 +470,12 @@ def test_layout_fits_and_keeps_the_input_in_view(browser: Any, app: tuple[str, A
     try:
         box = page.locator("#question textarea")
         expect(box).to_be_in_viewport()  # above the fold on the empty page
-        for q in (HEADLINE, "What is the difference between the Taliban and Isis?", HEADLINE):
+        turns = page.locator("#answer .turn")
+        for i, q in enumerate((HEADLINE, "What is the difference between the Taliban and Isis?", HEADLINE)):
             _ask(page, q)
-            expect(page.locator("#answer .turn").last.locator(".meta")).to_be_visible()
+            # The count first: until the new turn is drawn, .last is the previous turn, already answered.
+            expect(turns).to_have_count(i + 1)
+            expect(turns.nth(i).locator(".meta")).to_be_visible()
         expect(box).to_be_in_viewport()  # still in view after three answers
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{overflow} px of horizontal overflow at {width} px"
@@ -449,7 +486,7 @@ def test_layout_fits_and_keeps_the_input_in_view(browser: Any, app: tuple[str, A
             _shot(page, "phone")
             evidence = page.locator("#evidence-col")
             expect(evidence).to_be_hidden()
-            chip = page.locator("#answer .turn").last.locator("a.chip").first
+            chip = turns.last.locator("a.chip").first
             chip.click()
             expect(evidence).to_be_visible()
             back = page.locator("#evidence section.ev-turn:not([hidden]) button.ev-back")

@@ -55,11 +55,21 @@ window.ragShowEvidence = (chip) => {
 };
 // The evidence panel is a separate output that can render a moment after the answer's chips:
 // a chip used before its quote is in the panel tries again for a few seconds (the last chip used wins).
+// A chip used while its answer streams has no quote yet (data-q): when the finished answer has
+// replaced it, the chip now in its place (same turn, position and source) is the one shown.
 let pending = null;
-const openEvidence = (chip, tries = 30) => {
+const current = (chip, pos) => {
+  if (chip.isConnected) return chip;
+  const turn = element.querySelector('.turn[data-turn="' + chip.dataset.turn + '"]');
+  const now = turn ? Array.from(turn.querySelectorAll('a.chip')) : [];
+  const same = (c) => c && c.dataset.n === chip.dataset.n;
+  return (same(now[pos]) && now[pos]) || now.find(same) || chip;
+};
+const openEvidence = (chip, tries = 30, pos = turnChips(chip).indexOf(chip)) => {
   clearTimeout(pending);
-  if (window.ragShowEvidence(chip) || tries <= 0) return;
-  pending = setTimeout(() => openEvidence(chip, tries - 1), 100);
+  const now = current(chip, pos);
+  if (window.ragShowEvidence(now) || tries <= 0) return;
+  pending = setTimeout(() => openEvidence(now, tries - 1, pos), 100);
 };
 element.addEventListener('click', (event) => {
   const chip = event.target.closest('a.chip');
