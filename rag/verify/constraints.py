@@ -10,7 +10,8 @@ other official. These checks can, and both the extractive answerer and the suppo
   question unanswerable from it; a *rare* name (few chunks contain it) must appear in the
   sentence, its chunk, or its document's title (or the title's initials: "MPL");
 * **answer type**: "when" wants a date or year, "how many/much" a number, "who" a person or
-  organisation (a capitalised name), "where" a place (a capitalised name or a place word). At
+  organisation (a capitalised name), "where" a place (a capitalised name or a place word; where
+  someone works, an affiliation: "X, a researcher at the Institute …", "X of the Foundation"). At
   least one chosen sentence must carry it, together with a term of what the question asks
   (:class:`TypedAnswer`: a date in a sentence that never mentions a birth does not answer "When was X born?").
 
@@ -355,6 +356,12 @@ _DOCUMENT_DATING = frozenset(
     stem(w) for w in ("issue", "issued", "publish", "published", "release", "released", "dated", "written")
 )
 
+# What a "where" question asks when it asks where someone works ("Where does Jennifer Cafarella work?"):
+# an affiliation, which news writes as an apposition ("Cafarella, a researcher at the Institute …",
+# "Dr Sajjan Gohel of the Asia-Pacific Foundation") that never says "work".
+_EMPLOYMENT = frozenset(stem(w) for w in ("work", "works", "worked", "working", "employed", "employ"))
+_AFFILIATION = re.compile(r"\b(at|of|with|for)\s+(the\s+)?[A-Z]")
+
 
 @dataclass(frozen=True)
 class TypedAnswer:
@@ -372,9 +379,16 @@ class TypedAnswer:
         """The question asks when something was issued, published or released, and nothing more."""
         return self.kind == "date" and bool(self.predicate) and all(bare(t) in _DOCUMENT_DATING for t in self.predicate)
 
+    @property
+    def asks_employer(self) -> bool:
+        """The question asks where someone works, and nothing more."""
+        return self.kind == "place" and bool(self.predicate) and all(bare(t) in _EMPLOYMENT for t in self.predicate)
+
     def held_by(self, sentence: str, terms: AbstractSet[str] | None = None) -> bool:
         """``sentence`` carries the kind of answer and a predicate term (``terms``: its lexical tokens,
         computed when not given)."""
+        if self.asks_employer and _AFFILIATION.search(sentence):
+            return True
         if not has_answer_type(sentence, self.kind):
             return False
         if self.counted and not has_count(sentence, self.counted):

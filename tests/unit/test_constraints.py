@@ -171,6 +171,23 @@ def test_a_when_question_dates_its_document_only_when_it_asks_when_it_came_out()
     assert not TypedAnswer("place", (stem("issued"),), aliases).dates_document
 
 
+def test_where_someone_works_is_answered_by_an_affiliation_that_never_says_work() -> None:
+    from rag.text import stem
+    from rag.verify.constraints import TypedAnswer
+
+    aliases = load_aliases()
+    works = TypedAnswer("place", (stem("works"),), aliases)
+    assert works.asks_employer
+    assert works.held_by("Ana Ruiz, a chemist at the Valdora Institute, said the test failed.")
+    assert works.held_by("According to Dr Ana Ruiz of the Valdora Institute, the test failed.")
+    assert not works.held_by("Ana Ruiz said the test failed.")  # no affiliation
+    # Any other "where" question still needs a place and its predicate term.
+    lives = TypedAnswer("place", (stem("lives"),), aliases)
+    assert not lives.asks_employer
+    assert not lives.held_by("According to Dr Ana Ruiz of the Valdora Institute, the test failed.")
+    assert not TypedAnswer("place", (stem("works"), stem("old")), aliases).asks_employer
+
+
 @pytest.mark.parametrize(
     ("question", "counted"),
     [
