@@ -12,6 +12,15 @@ __all__ = ["Aliases", "load_aliases"]
 
 DEFAULT_PATH = Path(__file__).parents[1] / "data" / "aliases.json"
 
+# A name's hyphen as typed or pasted: hyphen-minus, hyphen, non-breaking hyphen, figure dash, en dash
+# ("ISIS–K" from a phone's smart punctuation, "ISIS‑K" from a word processor). The em dash sets off a
+# clause, not a name's parts, and stays out.
+_OTHER_DASHES = "\u2010\u2011\u2012\u2013"
+_DASHES = r"\-" + _OTHER_DASHES  # inside a character class
+_DASH = f"[{_DASHES}]"
+_APOSTROPHE = "['\u2019]"
+_TYPOGRAPHIC = str.maketrans({c: "-" for c in _OTHER_DASHES} | {"\u2019": "'"})
+
 
 @dataclass(frozen=True)
 class _Group:
@@ -41,7 +50,10 @@ class Aliases:
         # Longest first so "ISIS-Khorasan" wins over "ISIS"; boundaries keep "IS" out of "ISLAND".
         def alternation(items: list[tuple[str, str]]) -> str:
             names = sorted({v for v, _ in items}, key=len, reverse=True)
-            return "|".join(re.escape(n).replace(r"\ ", r"[\s-]+") for n in names)
+            return "|".join(
+                re.escape(n).replace(r"\-", _DASH).replace(r"\ ", rf"[\s{_DASHES}]+").replace("'", _APOSTROPHE)
+                for n in names
+            )
 
         parts = []
         if insensitive:
@@ -49,10 +61,10 @@ class Aliases:
         if sensitive:
             parts.append(alternation(sensitive))
         body = "|".join(sorted(parts, key=len, reverse=True)) if parts else r"(?!x)x"
-        self._pattern = re.compile(rf"(?<![\w-])(?:{body})(?:'s|’s)?(?![\w-])")
+        self._pattern = re.compile(rf"(?<![\w{_DASHES}])(?:{body})(?:{_APOSTROPHE}s)?(?![\w{_DASHES}])")
 
     def _canonical_of(self, match: str) -> str | None:
-        name = re.sub(r"(?:'s|’s)$", "", match)
+        name = re.sub(r"'s$", "", match.translate(_TYPOGRAPHIC))
         name = re.sub(r"[\s-]+", lambda m: "-" if "-" in m.group() else " ", name)
         if name in self._lookup_cs:
             return self._lookup_cs[name]

@@ -37,7 +37,8 @@ def tokenizer_fingerprint(aliases_path: Path | None = None) -> str:
     from rag.retrieve import aliases
 
     h = hashlib.sha256(INDEX_VERSION.encode())
-    for path in (Path(text.__file__), Path(__file__), aliases_path or aliases.DEFAULT_PATH):
+    # aliases.py too: how variants are matched changes the tokens as much as the table does.
+    for path in (Path(text.__file__), Path(__file__), Path(aliases.__file__), aliases_path or aliases.DEFAULT_PATH):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 

@@ -71,6 +71,17 @@ def test_name_variants_reach_the_same_article(pipeline) -> None:  # type: ignore
     assert all("001_8ce81ff0f6d118bf.txt" in s for s in sources)
 
 
+def test_a_question_pasted_with_typographic_dashes_gets_the_same_answer(pipeline) -> None:  # type: ignore[no-untyped-def]
+    plain = pipeline.ask("Why does ISIS-K oppose the Taliban?")
+    for typed in ("Why does ISIS\u2013K oppose the Taliban?", "Why does ISIS\u2011K oppose the Taliban?"):
+        a = pipeline.ask(typed)
+        assert a.text == plain.text, typed
+        # The same quotes (their scores differ a little: the embedder sees another character).
+        assert [[(q.text, q.start) for q in c.quotes] for c in a.citations] == [
+            [(q.text, q.start) for q in c.quotes] for c in plain.citations
+        ]
+
+
 def test_empty_question_raises(pipeline) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(EmptyQuestionError):
         pipeline.ask("   \n\t ")

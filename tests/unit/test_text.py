@@ -9,6 +9,7 @@ from conftest import SEEDS
 
 from rag.ingest.clean import clean_text, unwrap_markup
 from rag.retrieve.aliases import load_aliases
+from rag.retrieve.lexical import lexical_tokens
 from rag.text import clip_words, content_words, is_answer_sentence, split_sentences, stem
 
 
@@ -127,6 +128,23 @@ def test_is_matches_only_in_upper_case() -> None:
     assert al.entities("What is IS doing?") == ["isis"]
     assert al.entities("What is it doing?") == []
     assert al.entities("Daesh and ISIL and the Islamic State") == ["isis"]
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["ISIS\u2013K", "ISIS\u2011K", "IS\u2013K", "Islamic State\u2013Khorasan Province",
+     "Islamic State\u2019s Khorasan Province", "ISIS-K\u2019s"],
+)  # fmt: skip
+def test_a_variant_typed_with_an_en_dash_or_curly_apostrophe_is_the_same_entity(variant: str) -> None:
+    al = load_aliases()
+    assert al.entities(f"Why does {variant} fight?") == ["iskp"]
+    assert "iskp" in lexical_tokens(f"Why does {variant} fight?", al)
+
+
+def test_a_clause_dash_does_not_join_names() -> None:
+    al = load_aliases()
+    assert al.entities("ISIS\u2014Khorasan aside\u2014") == ["isis"]  # an em dash sets off a clause
+    assert al.entities("Da\u2019esh fighters") == ["isis"]
 
 
 def test_answer_sentence_filter() -> None:
