@@ -241,6 +241,8 @@ class Name:
 
     def in_text(self, text_words: Iterable[str]) -> bool:
         """All of the name's words occur in the text (given as its stemmed content words)."""
+        if isinstance(text_words, AbstractSet):  # probed as it is, not stripped word by word
+            return all(_holds(text_words, s) for s in self.stems)
         have = {bare(t) for t in text_words}
         return all(s in have for s in self.stems)
 
@@ -408,7 +410,12 @@ def predicate_coverage(pred: Sequence[str], terms: AbstractSet[str], idf: Callab
 
 def bare(term: str) -> str:
     """A term without a possessive ending ("army's" and its stem "army'" → "army")."""
-    return re.sub(r"['’]s?$", "", term)
+    # String tests, not a regular expression: it runs for every term of every retrieved sentence.
+    if term.endswith(("'", "’")):
+        return term[:-1]
+    if term.endswith(("'s", "’s")):
+        return term[:-2]
+    return term
 
 
 # The endings ``bare`` strips, so a set of raw terms can be probed without stripping each of them.
