@@ -77,6 +77,7 @@ _CONTINUATION = re.compile(r"^(This|These|That|Such)\b")
 CONTINUATION_SHARE = 0.6
 # Why nothing was chosen when no sentence holds all of the question's numbers and names.
 _NO_ANCHOR = "no sentence holds the question's numbers and names"
+_NO_PART = "no sentence answers any part of the question on its own"
 # How many of a document's first sentences are its front matter (title, version, date lines).
 FRONT_MATTER = 3
 
@@ -301,7 +302,13 @@ class ExtractiveAnswerer:
         # Whether to answer at all is the whole question's (calibrated) decision, and its parts choose
         # what to say; but the parts' names need not meet in one sentence ("… Castemar, and … Valdora?").
         if query.parts and (chosen or whole.unmet == _NO_ANCHOR):
-            return self._select_parts(query.parts, retrieved, whole) or whole
+            parts = self._select_parts(query.parts, retrieved, whole)
+            if parts is not None:
+                return parts
+            if chosen:
+                # The whole question's words met in sentences that answer none of its parts (a mayor
+                # asked of one city, a lighthouse of another): nothing is answered.
+                return Selection([], 0.0, whole.candidates, unmet=_NO_PART, features=whole.features)
         return whole
 
     def _select_parts(

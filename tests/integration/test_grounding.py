@@ -67,6 +67,11 @@ def castemar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         "About 12,000 people live in Valdora, most of them working in farming or tourism.\n",
         encoding="utf-8",
     )
+    (docs / "olsen.txt").write_text(
+        "Marta Olsen, a geologist at the Valdora Mining Institute, studies the old copper seams under the hills.\n\n"
+        "She has mapped the abandoned tunnels for eleven years.\n",
+        encoding="utf-8",
+    )
     pipe = Pipeline.from_settings(Settings(store={"path": root / "store"}, answer={"mode": "extractive"}))
     pipe.ingest([docs])
     yield pipe
@@ -97,6 +102,16 @@ def test_a_typed_answer_must_say_what_is_asked(castemar: Pipeline) -> None:
     b = castemar.ask("When does the old market of Castemar open?")
     assert not b.abstained
     assert "every Tuesday" in b.text
+
+
+def test_where_someone_works_is_answered_by_their_affiliation(castemar: Pipeline) -> None:
+    # The sentence never says "works": "a geologist at the Valdora Mining Institute" is the answer.
+    a = castemar.ask("Where does Marta Olsen work?")
+    assert not a.abstained, a.notice
+    assert "Valdora Mining Institute" in a.text
+    # Any other "where" still needs its own predicate: no sentence says where she was born.
+    b = castemar.ask("Where was Marta Olsen born?")
+    assert b.abstained, b.text
 
 
 def test_a_how_many_answer_must_count_what_is_asked(castemar: Pipeline) -> None:
@@ -133,8 +148,11 @@ def test_a_compound_question_says_which_part_the_documents_do_not_answer(castema
 
 
 def test_a_compound_question_no_part_of_which_is_answered_is_declined(castemar: Pipeline) -> None:
+    # The whole question's words meet in "Castemar is a harbour city …, famous for its lighthouse" (a
+    # name for "who", the word lighthouse), but that answers neither part: declined, with the reason.
     a = castemar.ask("Who is the mayor of Valdora, and when was the lighthouse of Castemar built?")
     assert a.abstained, a.text
+    assert a.notice and "part of the question" in a.notice
 
 
 FERRIES = "The ferry to the islands leaves the harbour every morning at seven o'clock.\n"
