@@ -20,6 +20,7 @@ from rag.verify.constraints import (
     Constraints,
     TypedAnswer,
     about_words,
+    asked_names,
     counted_terms,
     extract,
     has_answer_type,
@@ -365,7 +366,7 @@ class ExtractiveAnswerer:
         floor = RELATIVE_CUTOFF * base
         pool = [c for c in cands if c is not best and c.supporting and c.score >= floor]
         chosen = self._companions(best, pool, query, limit, spread=spread)
-        if not any(c.typed for c in chosen):
+        if not any(c.typed and c.anchor for c in chosen):
             typed = next((c for c in anchors if c.typed and c.score >= floor and c not in chosen), None)
             if typed is None:
                 unmet = "no sentence gives the kind of answer asked for together with what is asked"
@@ -379,7 +380,13 @@ class ExtractiveAnswerer:
         cons = cons if cons is not None else self.constraints(query.text)
         if cons.answer_type is None:
             return None
-        return TypedAnswer(cons.answer_type, self.predicate(query, cons), self.aliases, counted_terms(query.text))
+        return TypedAnswer(
+            cons.answer_type,
+            self.predicate(query, cons),
+            self.aliases,
+            counted_terms(query.text),
+            asked_names(query.text, self.aliases),
+        )
 
     def predicate(self, query: Query, cons: Constraints) -> tuple[str, ...]:
         """The question's predicate terms: its content terms beyond its names and entities."""

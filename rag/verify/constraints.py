@@ -37,6 +37,7 @@ __all__ = [
     "TypedAnswer",
     "about_words",
     "answer_type",
+    "asked_names",
     "bare",
     "counted_terms",
     "extract",
@@ -81,10 +82,12 @@ _PLACE = re.compile(
 )
 _TYPES: list[tuple[str, re.Pattern[str]]] = [
     ("date", re.compile(r"^\s*(when|what (year|date|month|day)|in (what|which) (year|month)|since when)\b", re.I)),
+    # An amount or a measure ("How much did it cost?", "How tall is the hill?"): a year is neither.
+    ("amount", re.compile(r"^\s*how (much|tall|high|deep|wide|heavy)\b", re.I)),
     (
         "number",
         re.compile(
-            r"^\s*(how (many|much|long|old|large|big)|what (percentage|share|number|proportion))\b|"
+            r"^\s*(how (many|long|old|large|big)|what (percentage|share|number|proportion))\b|"
             r"\bpopulation\b",
             re.I,
         ),
@@ -94,14 +97,29 @@ _TYPES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# "The second harbour master" is not "the first": an ordinal is a number the evidence must hold.
+# ("first" is left out: "when did X first …" is answered by the earliest date, in any words.)
+_ORDINALS = {
+    w: f"{i}{'nd' if i == 2 else 'rd' if i == 3 else 'th'}"
+    for i, w in enumerate(("second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"), 2)
+}
+_ORDINAL = re.compile(
+    r"\b(second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|(?:[2-9]|10)(?:nd|rd|th))\b", re.I
+)
+
+
 # Pure functions of a sentence, asked again for the same retrieved sentences on every question.
 _SENTENCE_MEMO = 1 << 15
 
 
 @functools.lru_cache(maxsize=_SENTENCE_MEMO)
 def numbers(text: str) -> frozenset[str]:
-    """Numbers written in digits, thousands separators dropped ("2,200" → "2200", "2.0" stays)."""
-    return frozenset(m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text))
+    """Numbers written in digits, thousands separators dropped ("2,200" → "2200", "2.0" stays), and
+    ordinals from second to tenth in words or digits ("second" and "2nd" → "2nd")."""
+    ordinals = {_ORDINALS.get(m.group(1).lower(), m.group(1).lower()) for m in _ORDINAL.finditer(text)}
+    # "2nd" is one ordinal, not the number 2 as well.
+    plain = _ORDINAL.sub(" ", text) if ordinals else text
+    return frozenset({m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(plain)} | ordinals)
 
 
 @functools.lru_cache(maxsize=_SENTENCE_MEMO)
@@ -124,6 +142,8 @@ def has_answer_type(sentence: str, kind: str | None) -> bool:
         return bool(_DATE.search(sentence))
     if kind == "number":
         return bool(_QUANTITY.search(sentence))
+    if kind == "amount":
+        return bool(_QUANTITY.search(_YEAR.sub(" ", sentence)))
     if kind == "person":
         return bool(_names_in(sentence, skip_first=False))
     return bool(_PLACE.search(sentence))
@@ -375,6 +395,9 @@ class TypedAnswer:
     aliases: Aliases = field(compare=False, repr=False)
     #: What a "how many" question counts: a sentence answers it only with a count of that ("80,000 troops").
     counted: tuple[str, ...] = ()
+    #: The question's own names (stemmed words and canonical entities): "Who built the locomotive
+    #: Kestrel?" is not answered by a sentence whose only name is "Kestrel".
+    asked_names: frozenset[str] = frozenset()
 
     @property
     def dates_document(self) -> bool:
@@ -393,11 +416,28 @@ class TypedAnswer:
             return True
         if not has_answer_type(sentence, self.kind):
             return False
+        if self.kind == "person" and self.predicate and self.asked_names and not self._names_another(sentence):
+            return False
         if self.counted and not has_count(sentence, self.counted):
             return False
         if terms is None:
             terms = frozenset(lexical_tokens(sentence, self.aliases))
         return holds_predicate(self.predicate, terms)
+
+    def _names_another(self, sentence: str) -> bool:
+        """``sentence`` names someone or something the question does not (a "who" question that asks
+        more than who someone is wants a name beyond its own)."""
+        if any(c not in self.asked_names for c in self.aliases.entities(sentence)):
+            return True
+        runs = _names_in(_mask_aliases(sentence, self.aliases), skip_first=False)
+        return any(bare(stem(w)) not in self.asked_names for run in runs for w in run)
+
+
+def asked_names(question: str, aliases: Aliases) -> frozenset[str]:
+    """The names a question holds, as :meth:`TypedAnswer._names_another` compares them: every word
+    of its capitalised runs (stemmed) and its canonical entities."""
+    runs = _names_in(_mask_aliases(question, aliases), skip_first=True)
+    return frozenset({bare(stem(w)) for run in runs for w in run} | set(aliases.entities(question)))
 
 
 def predicate_coverage(pred: Sequence[str], terms: AbstractSet[str], idf: Callable[[str], float]) -> float:

@@ -36,7 +36,8 @@ def test_numbers_and_years() -> None:
         ("When did the Taliban first emerge?", "date"),
         ("In what year was it signed?", "date"),
         ("How many ISKP members are active?", "number"),
-        ("How much mineral wealth is there?", "number"),
+        ("How much mineral wealth is there?", "amount"),
+        ("How tall is Brannock Hill?", "amount"),
         ("What is the population of Castemar?", "number"),
         ("Who is Jennifer Cafarella?", "person"),
         ("Where was copper owl number 1234 seen?", "place"),
@@ -45,6 +46,36 @@ def test_numbers_and_years() -> None:
 )
 def test_answer_type(question: str, kind: str | None) -> None:
     assert answer_type(question) == kind
+
+
+def test_ordinals_are_numbers_and_2nd_is_not_2() -> None:
+    assert numbers("the second harbour master") == {"2nd"}
+    assert numbers("the 2nd term and the 3rd, 2 of them") == {"2nd", "3rd", "2"}
+    assert numbers("the first harbour master") == frozenset()  # "first" is not required of evidence
+    assert numbers("20 seconds") == {"20"}
+
+
+def test_a_year_is_not_an_amount() -> None:
+    assert not has_answer_type("In 2019 the port opened a second terminal.", "amount")
+    assert has_answer_type("The terminal cost 40 million pounds in 2019.", "amount")
+    assert has_answer_type("In 2019 it cost millions.", "amount")
+    assert has_answer_type("In 2019 the port opened a second terminal.", "number")
+
+
+def test_who_needs_a_name_the_question_does_not_hold() -> None:
+    from rag.text import stem
+    from rag.verify.constraints import TypedAnswer, asked_names
+
+    built = TypedAnswer("person", (stem("built"),), ALIASES, asked_names=asked_names("Who built the Kestrel?", ALIASES))
+    assert not built.held_by("The Kestrel was built in 1910.")
+    assert built.held_by("Anna Berg built the Kestrel in 1910.")
+    # A variant of the question's entity is the question's own name; another entity is an answer.
+    fought = TypedAnswer("person", (stem("fought"),), ALIASES, asked_names=asked_names("Who fought ISKP?", ALIASES))
+    assert not fought.held_by("ISIS-K fought for years.")
+    assert fought.held_by("The Taliban fought ISIS-K for years.")
+    # "Who is X?" asks who X is: any sentence about X may answer it.
+    who = TypedAnswer("person", (), ALIASES, asked_names=asked_names("Who is Ruth Calder?", ALIASES))
+    assert who.held_by("The association's chair, Ruth Calder, spoke.")
 
 
 def test_has_answer_type() -> None:

@@ -80,3 +80,20 @@ def test_a_name_the_document_title_holds_earns_no_verbatim_bonus() -> None:
     # In a document of another title the verbatim name is evidence; in the charter itself it only names the document.
     assert {c.text: c.name_bonus for c in answerer.candidates(query, [plain])}[CHARTER[0]] > 0
     assert {c.text: c.name_bonus for c in answerer.candidates(query, [titled])}[CHARTER[0]] == 0
+
+
+def test_a_compound_answer_that_answers_none_of_its_parts_is_declined() -> None:
+    aliases = load_aliases()
+    item = scored_chunk(SENTENCES, "orchard.txt")
+    vectors = np.stack([_vector(0.9, 1), _vector(0.7, 2), _vector(0.75, 3)])
+    item = replace(item, chunk=replace(item.chunk, sentence_vectors=vectors))
+    whole = Query(QUESTION, QUESTION, tuple(lexical_tokens(QUESTION, aliases)), _vector(1.0, 1))
+    answerer = ExtractiveAnswerer(aliases, idf=lambda _t: 1.0, max_sentences=2)
+    assert answerer.select(whole, [item]).sentences  # the whole question alone is answered
+    # Parts whose words and meaning no sentence shares: nothing answers either of them.
+    far = np.zeros(4, dtype=np.float32)
+    far[0] = -1.0
+    parts = tuple(Query(q, q, tuple(lexical_tokens(q, aliases)), far) for q in ("Who is the mayor?", "Why is it late?"))
+    sel = answerer.select(replace(whole, parts=parts), [item])
+    assert not sel.sentences
+    assert sel.unmet and "part of the question" in sel.unmet
