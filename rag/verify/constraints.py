@@ -380,9 +380,10 @@ _DOCUMENT_DATING = frozenset(
 
 # What a "where" question asks when it asks where someone works ("Where does Jennifer Cafarella work?"):
 # an affiliation, which news writes as an apposition ("Cafarella, a researcher at the Institute …",
-# "Dr Sajjan Gohel of the Asia-Pacific Foundation") that never says "work".
+# "Dr Sajjan Gohel of the Asia-Pacific Foundation", "The railway's general manager, Priya Nandakumar")
+# that never says "work".
 _EMPLOYMENT = frozenset(stem(w) for w in ("work", "works", "worked", "working", "employed", "employ"))
-_AFFILIATION = re.compile(r"\b(at|of|with|for)\s+(the\s+)?[A-Z]")
+_AFFILIATION = re.compile(r"\b(at|of|with|for)\s+(the\s+)?[A-Z]|\w['’]s\s+(?:[a-z-]+\s+){0,3}[a-z-]+,\s+[A-Z]")
 
 
 @dataclass(frozen=True)

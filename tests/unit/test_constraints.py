@@ -211,6 +211,7 @@ def test_where_someone_works_is_answered_by_an_affiliation_that_never_says_work(
     assert works.asks_employer
     assert works.held_by("Ana Ruiz, a chemist at the Valdora Institute, said the test failed.")
     assert works.held_by("According to Dr Ana Ruiz of the Valdora Institute, the test failed.")
+    assert works.held_by("The institute's chief chemist, Ana Ruiz, said the test failed.")
     assert not works.held_by("Ana Ruiz said the test failed.")  # no affiliation
     # Any other "where" question still needs a place and its predicate term.
     lives = TypedAnswer("place", (stem("lives"),), aliases)
