@@ -26,6 +26,7 @@ from rag.verify.constraints import (
     has_answer_type,
     predicate_coverage,
     predicate_terms,
+    years,
 )
 
 __all__ = ["Candidate", "ExtractiveAnswerer", "Selection"]
@@ -106,6 +107,7 @@ class Candidate:
     typed: bool = True  # carries the answer type the question asks for
     name_bonus: float = 0.0  # part of ``score`` earned by naming the question's rare name verbatim
     terms: frozenset[str] = field(default=frozenset())  # the sentence's lexical terms
+    dated_by_previous: bool = False  # the question's year is in the sentence before it, which it then brings
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,12 @@ class ExtractiveAnswerer:
             named = [n for n in rare if not n.in_text(titled)]
             # One product per chunk rather than one per sentence.
             sims = vecs @ query.vector if vecs is not None and len(vecs) else None
+            prev: _Sentence | None = None
             for s in sentences:
+                # The sentence before it in its paragraph dates it when it names no year itself ("In
+                # 2016 the city closed the bridge … The repairs cost 1.3 million euros.").
+                dated_by = prev.text if prev is not None and prev.end + 1 == s.start and not years(s.text) else ""
+                prev = s
                 key = (chunk.doc_id, s.start)
                 if key in seen:  # overlapping chunks repeat a sentence
                     continue
@@ -263,7 +270,9 @@ class ExtractiveAnswerer:
                 bonus = W_NAME if any(n.exact_in(s.text) for n in named) else 0.0
                 score += bonus
                 other_year = cons.years_conflict(s.text)
-                anchor = names_ok and not other_year and cons.numbers_ok(s.text, about)
+                own = cons.numbers_ok(s.text, about)
+                dated = not own and bool(dated_by) and cons.numbers_ok(s.text, about, dated_by)
+                anchor = names_ok and not other_year and (own or dated)
                 typed = rule is None or s in front or rule.held_by(s.text, s.terms)
                 out.append(
                     Candidate(
@@ -281,6 +290,7 @@ class ExtractiveAnswerer:
                         typed=typed,
                         name_bonus=bonus,
                         terms=s.terms,
+                        dated_by_previous=dated,
                     )
                 )
         out.sort(key=lambda c: -c.score)
@@ -477,7 +487,7 @@ class ExtractiveAnswerer:
                 continue
             doc = c.item.chunk.doc_id
             # Neighbours are a space or a newline or two apart.
-            if _ANAPHORA.match(c.text) or _QUOTATION.match(c.text):
+            if _ANAPHORA.match(c.text) or _QUOTATION.match(c.text) or c.dated_by_previous:
                 prev = next((by_end[(doc, c.start - g)] for g in range(1, 4) if (doc, c.start - g) in by_end), None)
                 if prev is not None and prev not in out:
                     if len(out) >= limit:

@@ -294,9 +294,10 @@ class Constraints:
         known = set().union(*(about_words(a) for a in about)) if about else set()
         return [n for n in self.names if any(d == 0 and s not in known for s, d in zip(n.stems, n.df, strict=True))]
 
-    def numbers_ok(self, sentence: str, about: str = "") -> bool:
-        """Every number of the question is in the sentence (or the document's title, file name or date)."""
-        return self.numbers <= (numbers(sentence) | numbers(about))
+    def numbers_ok(self, sentence: str, about: str = "", dated_by: str = "") -> bool:
+        """Every number of the question is in the sentence (or the document's title, file name or date);
+        its years may also be in ``dated_by``, the sentence that dates this one."""
+        return self.numbers <= (numbers(sentence) | numbers(about) | (years(dated_by) if dated_by else frozenset()))
 
     def years_conflict(self, sentence: str) -> bool:
         """The question names years and the sentence dates itself to other years only."""

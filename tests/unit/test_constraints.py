@@ -48,6 +48,14 @@ def test_answer_type(question: str, kind: str | None) -> None:
     assert answer_type(question) == kind
 
 
+def test_the_sentence_before_may_give_the_year_but_not_other_numbers() -> None:
+    c = extract("How much did the 2016 repairs cost?", ALIASES, df)
+    assert not c.numbers_ok("The repairs cost 1.3 million euros.")
+    assert c.numbers_ok("The repairs cost 1.3 million euros.", dated_by="In 2016 the city closed the bridge.")
+    owl = extract("Where was copper owl number 1234 seen?", ALIASES, df)
+    assert not owl.numbers_ok("It was seen near Herat.", dated_by="Note 1234: a copper owl was counted.")
+
+
 def test_ordinals_are_numbers_and_2nd_is_not_2() -> None:
     assert numbers("the second harbour master") == {"2nd"}
     assert numbers("the 2nd term and the 3rd, 2 of them") == {"2nd", "3rd", "2"}
