@@ -11,7 +11,7 @@ from sources import scored_chunk
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.retrieve.aliases import load_aliases
 from rag.retrieve.lexical import lexical_tokens
-from rag.types import Query
+from rag.types import Query, ScoredChunk
 
 QUESTION = "Where does the orchard council plant apple trees, and where does it sell the harvest?"
 SENTENCES = (
@@ -27,14 +27,19 @@ def _vector(cosine: float, axis: int) -> np.ndarray:
     return v
 
 
-def test_a_companion_holding_the_question_terms_the_anchor_lacks_beats_a_closer_repeat() -> None:
+def _orchard() -> tuple[ScoredChunk, Query, ExtractiveAnswerer]:
+    """The orchard chunk (its second sentence closer to the question than the third, but saying
+    nothing the first does not), the question, and a two-sentence answerer."""
     aliases = load_aliases()
     item = scored_chunk(SENTENCES, "orchard.txt")
-    # The second sentence is closer to the question than the third, but says nothing the first does not.
     vectors = np.stack([_vector(0.9, 1), _vector(0.7, 2), _vector(0.75, 3)])
     item = replace(item, chunk=replace(item.chunk, sentence_vectors=vectors))
     query = Query(QUESTION, QUESTION, tuple(lexical_tokens(QUESTION, aliases)), _vector(1.0, 1))
-    answerer = ExtractiveAnswerer(aliases, idf=lambda _t: 1.0, max_sentences=2)
+    return item, query, ExtractiveAnswerer(aliases, idf=lambda _t: 1.0, max_sentences=2)
+
+
+def test_a_companion_holding_the_question_terms_the_anchor_lacks_beats_a_closer_repeat() -> None:
+    item, query, answerer = _orchard()
     cands = {c.text: c for c in answerer.candidates(query, [item])}
     assert cands[SENTENCES[1]].score > cands[SENTENCES[2]].score
     chosen = [s.text for s in answerer.select(query, [item]).sentences]
@@ -84,11 +89,7 @@ def test_a_name_the_document_title_holds_earns_no_verbatim_bonus() -> None:
 
 def test_a_compound_answer_that_answers_none_of_its_parts_is_declined() -> None:
     aliases = load_aliases()
-    item = scored_chunk(SENTENCES, "orchard.txt")
-    vectors = np.stack([_vector(0.9, 1), _vector(0.7, 2), _vector(0.75, 3)])
-    item = replace(item, chunk=replace(item.chunk, sentence_vectors=vectors))
-    whole = Query(QUESTION, QUESTION, tuple(lexical_tokens(QUESTION, aliases)), _vector(1.0, 1))
-    answerer = ExtractiveAnswerer(aliases, idf=lambda _t: 1.0, max_sentences=2)
+    item, whole, answerer = _orchard()
     assert answerer.select(whole, [item]).sentences  # the whole question alone is answered
     # Parts whose words and meaning no sentence shares: nothing answers either of them.
     far = np.zeros(4, dtype=np.float32)
