@@ -254,10 +254,7 @@ class ExtractiveAnswerer:
             sims = vecs @ query.vector if vecs is not None and len(vecs) else None
             prev: _Sentence | None = None
             for s in sentences:
-                # The sentence before it in its paragraph dates it when it names no year itself ("In
-                # 2016 the city closed the bridge … The repairs cost 1.3 million euros.").
-                dated_by = prev.text if prev is not None and prev.end + 1 == s.start and not years(s.text) else ""
-                prev = s
+                before, prev = prev, s
                 key = (chunk.doc_id, s.start)
                 if key in seen:  # overlapping chunks repeat a sentence
                     continue
@@ -271,7 +268,16 @@ class ExtractiveAnswerer:
                 score += bonus
                 other_year = cons.years_conflict(s.text)
                 own = cons.numbers_ok(s.text, about)
-                dated = not own and bool(dated_by) and cons.numbers_ok(s.text, about, dated_by)
+                # The sentence before it in its paragraph dates it when it names no year itself ("In
+                # 2016 the city closed the bridge … The repairs cost 1.3 million euros.").
+                dated = bool(
+                    not own
+                    and cons.years
+                    and before is not None
+                    and before.end + 1 == s.start
+                    and not years(s.text)
+                    and cons.numbers_ok(s.text, about, before.text)
+                )
                 anchor = names_ok and not other_year and (own or dated)
                 typed = rule is None or s in front or rule.held_by(s.text, s.terms)
                 out.append(
@@ -395,7 +401,7 @@ class ExtractiveAnswerer:
             self.predicate(query, cons),
             self.aliases,
             counted_terms(query.text),
-            asked_names(query.text, self.aliases),
+            asked_names(query.text, self.aliases) if cons.answer_type == "person" else frozenset(),
         )
 
     def predicate(self, query: Query, cons: Constraints) -> tuple[str, ...]:

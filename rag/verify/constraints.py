@@ -9,7 +9,8 @@ other official. These checks can, and both the extractive answerer and the suppo
   canonical entity (``rag/data/aliases.json``). A name word the corpus never contains makes the
   question unanswerable from it; a *rare* name (few chunks contain it) must appear in the
   sentence, its chunk, or its document's title (or the title's initials: "MPL");
-* **answer type**: "when" wants a date or year, "how many/much" a number, "who" a person or
+* **answer type**: "when" wants a date or year, "how many" a number, "how much/tall/…" an amount
+  that is not a year, "who" a person or
   organisation (a capitalised name), "where" a place (a capitalised name or a place word; where
   someone works, an affiliation: "X, a researcher at the Institute …", "X of the Foundation"). At
   least one chosen sentence must carry it, together with a term of what the question asks
@@ -297,7 +298,7 @@ class Constraints:
     def numbers_ok(self, sentence: str, about: str = "", dated_by: str = "") -> bool:
         """Every number of the question is in the sentence (or the document's title, file name or date);
         its years may also be in ``dated_by``, the sentence that dates this one."""
-        return self.numbers <= (numbers(sentence) | numbers(about) | (years(dated_by) if dated_by else frozenset()))
+        return self.numbers <= (numbers(sentence) | numbers(about) | years(dated_by))
 
     def years_conflict(self, sentence: str) -> bool:
         """The question names years and the sentence dates itself to other years only."""
