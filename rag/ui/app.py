@@ -384,7 +384,10 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
 
     with gr.Blocks(title="rag — cited answers", analytics_enabled=False) as demo:
         header = gr.HTML(_header_html(pipeline), elem_id="header-box")
-        session = gr.State(Session)
+        # Initial values, not factories: gr.State deep-copies one for each browser session when it is first
+        # used, while a factory is called by a page-load event that can finish after a question sent at
+        # once and replace the conversation holding it.
+        session = gr.State(Session())
         with gr.Tabs():
             with gr.Tab("Chat", id="chat", elem_id="tab-chat"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=340, elem_id="chat-col"):
@@ -492,7 +495,7 @@ def build_app(pipeline: Pipeline, *, examples: Sequence[str] | None = None) -> g
                             elem_id="upload-replace",
                         )
                         upload_status = gr.HTML("", elem_id="upload-status", js_on_load=_static("status.js"))
-                        upload_jobs = gr.State(list)
+                        upload_jobs = gr.State([])
                         upload_done = gr.State(0)
                         upload_timer = gr.Timer(1.0, active=False)
 

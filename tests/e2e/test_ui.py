@@ -319,6 +319,59 @@ def test_three_questions_in_a_row_are_answered_in_order_and_typing_is_kept(page:
     expect(page.locator("#examples")).to_be_hidden()
 
 
+def test_a_question_sent_before_the_page_finishes_loading_is_kept(app: tuple[str, Any], browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    # The page's load events (trigger 0) are held back until a question has been answered: a reader
+    # who asks at once must not have the conversation replaced by a late start-up event.
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if '"trigger_id":0' in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.route("**/queue/join*", hold)
+        page.goto(app[0], wait_until="load")
+        turns = page.locator("#answer .turn")
+        _ask(page, HEADLINE)
+        expect(turns.nth(0).locator(".meta")).to_be_visible()
+        assert held, "no load event was held back: the test no longer reproduces the early question"
+        for route in held:
+            route.continue_()
+        page.wait_for_timeout(1000)  # the released start-up events run; they change nothing a reader can see
+        _ask(page, "Roughly how many troops does the Taliban have?")
+        expect(turns).to_have_count(2)
+        expect(turns.nth(0).locator(".q")).to_contain_text(HEADLINE)
+        expect(turns.nth(1).locator(".meta")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_two_browsers_each_keep_their_own_conversation(app: tuple[str, Any], browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    opened = [_open(browser, app[0]) for _ in range(2)]
+    try:
+        questions = [HEADLINE, "Roughly how many troops does the Taliban have?"]
+        for (_, pg, _), q in zip(opened, questions, strict=True):
+            _ask(pg, q)
+        for (_, pg, errors), q in zip(opened, questions, strict=True):
+            turns = pg.locator("#answer .turn")
+            expect(turns.first.locator(".meta")).to_be_visible()
+            expect(turns).to_have_count(1)
+            expect(turns.first.locator(".q")).to_have_text(q)
+            assert not errors, errors
+    finally:
+        for context, _, _ in opened:
+            context.close()
+
+
 def test_follow_up_uses_the_conversation(page: Any, app: tuple[str, Any]) -> None:
     from playwright.sync_api import expect
 
