@@ -26,6 +26,7 @@ from rag.verify.constraints import (
     has_answer_type,
     predicate_coverage,
     predicate_terms,
+    verb_head,
     years,
 )
 
@@ -396,9 +397,16 @@ class ExtractiveAnswerer:
         cons = cons if cons is not None else self.constraints(query.text)
         if cons.answer_type is None:
             return None
+        pred = self.predicate(query, cons)
+        head = verb_head(query.text)
+        if head is not None:
+            verb = [t for t in lexical_tokens(head, self.aliases) if t in pred]
+            # The verb, when it is a predicate term of its own (not a framing word like "happen").
+            if verb and len(pred) > len(verb):
+                pred = tuple(verb)
         return TypedAnswer(
             cons.answer_type,
-            self.predicate(query, cons),
+            pred,
             self.aliases,
             counted_terms(query.text),
             asked_names(query.text, self.aliases) if cons.answer_type == "person" else frozenset(),

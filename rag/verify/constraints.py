@@ -50,6 +50,7 @@ __all__ = [
     "predicate_terms",
     "statement_names",
     "title_acronym",
+    "verb_head",
     "years",
 ]
 
@@ -344,6 +345,36 @@ def predicate_terms(tokens: Iterable[str], cons: Constraints, entity_tokens: Abs
     it asks *about* them, which the answering sentence should also hold."""
     names = {s for n in cons.names for s in n.stems}
     return tuple(t for t in dict.fromkeys(tokens) if t not in names and t not in entity_tokens and t not in _FRAMING)
+
+
+# "When was lactase discovered?", "Where did the expedition end?": a question whose auxiliary is followed
+# by its subject and then, last, its verb. The verb is what a typed answer must say; the subject's
+# words alone ("lactase") are held by every sentence about it.
+_SUBJECT_THEN_VERB = re.compile(
+    r"^\s*(?:when|where|who|whom|how\s+(?:many|much|long|old|far|tall|high|deep|wide|heavy|big)(?:\s+\w+)?|"
+    r"in\s+(?:which|what)\s+\w+|what\s+year)\s+"
+    r"(?:was|were|is|are|did|does|do|has|have|had)\s+(?P<subject>[^?]+?)\s+(?P<verb>[a-z][a-z-]+)\s*\?*\s*$",
+    re.I,
+)
+# After "was/is/has …" the last word is a verb only as a participle ("discovered", "built", "born").
+_PARTICIPLE = re.compile(
+    r"(?:ed|en|wn|lt|ught|ung|orn|ade|ound|eld|ost|old|ept)$|^(?:won|run|set|put|hit|led|met|paid|said|sent|spent)$"
+)
+
+
+def verb_head(question: str) -> str | None:
+    """The last word of a question shaped auxiliary, subject, verb ("When was lactase discovered?" →
+    "discovered"); None for other shapes or when that word is not a verb."""
+    m = _SUBJECT_THEN_VERB.match(question)
+    if m is None:
+        return None
+    verb = m.group("verb")
+    if verb != verb.lower():
+        return None
+    aux = question[: m.start("subject")].split()[-1].lower()
+    if aux in ("did", "does", "do") or _PARTICIPLE.search(verb):
+        return verb
+    return None
 
 
 def _term_in(term: str, terms: AbstractSet[str]) -> bool:

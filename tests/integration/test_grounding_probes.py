@@ -25,11 +25,9 @@ KNOWN_MISSES = {
     },
     "ostrava": {
         "Which foods are often tolerated by people without the trait?",  # scores below the threshold
-        # The subject noun ("lactase", "bridge") is a predicate term every sentence holds:
-        "When was lactase discovered?",
+        # The subject noun ("lactase") is a predicate term every sentence about it holds:
         "Who discovered lactase?",
         "Which gene causes lactase persistence?",
-        "How much did the Ostrava Footbridge cost to build?",
         "What colour is the Ostrava Footbridge?",
         "What other bridges did Tomas Hrabal design?",
         "How deep is the river Lena at the bridge?",

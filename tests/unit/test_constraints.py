@@ -12,6 +12,7 @@ from rag.verify.constraints import (
     numbers,
     statement_names,
     title_acronym,
+    verb_head,
     years,
 )
 
@@ -46,6 +47,24 @@ def test_numbers_and_years() -> None:
 )
 def test_answer_type(question: str, kind: str | None) -> None:
     assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "verb"),
+    [
+        ("When was lactase discovered?", "discovered"),
+        ("When did the bridge open?", "open"),
+        ("How much did the Ostrava Footbridge cost?", "cost"),
+        ("Where was the treaty signed?", "signed"),
+        ("When was the last election?", None),  # no verb after the subject
+        ("Where is the museum?", None),
+        ("When was the city founded by Romans?", None),  # the last word is not the verb
+        ("When did the team win the Cup?", None),  # nor here: a capitalised last word is a name
+        ("Why did the Taliban split?", None),  # "why" wants no typed answer
+    ],
+)
+def test_verb_head_is_the_last_word_after_auxiliary_and_subject(question: str, verb: str | None) -> None:
+    assert verb_head(question) == verb
 
 
 def test_the_sentence_before_may_give_the_year_but_not_other_numbers() -> None:
