@@ -11,6 +11,7 @@ __all__ = [
     "is_answer_sentence",
     "normalize_text",
     "split_sentences",
+    "starts_sentence",
     "stem",
     "words",
 ]
@@ -26,10 +27,12 @@ _ABBREV = {
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets and footnote
 # numbers ("… in 1994.[3] Next"), whitespace.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:\[\d{1,3}\])*(?=\s)")
+_ENDS_IN_MARKER = re.compile(r"\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s+$")
 _OPENERS = "\"'“‘«([¿¡"
 
 
-def _starts_sentence(ch: str) -> bool:
+def starts_sentence(ch: str) -> bool:
+    """True when ``ch`` can open a sentence (a capital, a digit, an opening quote or bracket)."""
     return ch.isupper() or ch.isdigit() or ch in _OPENERS or (not ch.isascii() and not ch.islower())
 
 
@@ -49,12 +52,14 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
             nxt = _next_non_space(text, cut, p_end)
             if nxt is None:
                 break
-            if not _starts_sentence(text[nxt]):
+            if not starts_sentence(text[nxt]):
                 continue
             word = _last_word(text, s, m.start())
             if word.lower().rstrip(".") in _ABBREV or re.fullmatch(r"[A-Z]", word):
                 continue
-            if word.isdigit() and m.start() - len(word) == s:  # a list number: "1. Definitions"
+            # A list number, "1. Definitions" (in an answer, after the previous sentence's markers).
+            before = text[s : m.start() - len(word)]
+            if word.isdigit() and (not before.strip() or _ENDS_IN_MARKER.search(before)):
                 continue
             spans.append((s, cut))
             s = nxt

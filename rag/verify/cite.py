@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.text import split_sentences
+from rag.text import split_sentences, starts_sentence
 from rag.types import Chunk, Citation, Quote
 
 __all__ = [
@@ -31,6 +31,8 @@ CANNOT_ANSWER = "I could not find this in the documents."
 #: A citation marker: ``[3]``, or a group ``[1, 2]`` / ``[1][2]`` (each number parsed separately).
 CITATION_RE = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _SENTENCE_END = re.compile(r"([.!?…]+[\"'”’»)]*)\s*$")
+# A run of markers; in an answer it closes a sentence, even one without terminal punctuation.
+_MARKER_RUN = re.compile(r"(?:[ \t]*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+")
 
 
 def marker(n: int) -> str:
@@ -56,14 +58,29 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
     """Split an answer into (sentence without markers, cited numbers); markers bind to the sentence before them."""
     out: list[tuple[str, list[int]]] = []
     for a, b in split_sentences(text):
-        seg = text[a:b]
-        lead = re.match(r"^(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+", seg)
-        if lead and out:
-            out[-1][1].extend(parse_markers(lead.group()))
-            seg = seg[lead.end() :]
-        if strip_markers(seg):
-            out.append((strip_markers(seg), parse_markers(seg)))
+        for seg in _after_markers(text[a:b]):
+            lead = re.match(r"^(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+", seg)
+            if lead and out:
+                out[-1][1].extend(parse_markers(lead.group()))
+                seg = seg[lead.end() :]
+            if strip_markers(seg):
+                out.append((strip_markers(seg), parse_markers(seg)))
     return out
+
+
+def _after_markers(seg: str) -> list[str]:
+    """``seg`` cut after each run of markers that whitespace and a sentence's opening follow
+    (an answer sentence quoted without terminal punctuation, "… the Program [1] You may …")."""
+    pieces: list[str] = []
+    s = 0
+    for m in _MARKER_RUN.finditer(seg):
+        rest = seg[m.end() :]
+        nxt = len(seg) - len(rest.lstrip())
+        if m.start() > s and m.end() < nxt < len(seg) and starts_sentence(seg[nxt]):
+            pieces.append(seg[s : m.end()])
+            s = nxt
+    pieces.append(seg[s:])
+    return pieces
 
 
 def strip_markers(text: str) -> str:
@@ -142,6 +159,8 @@ def assemble(sentences: Sequence[CitedSentence]) -> tuple[str, list[Citation]]:
         # Bracketed numbers inside the document ("… in 1994.[3]") would read as our citations:
         # the answer shows the sentence without them; the quote keeps the verbatim text.
         shown = strip_markers(s.text) if CITATION_RE.search(s.text) else s.text
+        # One line, so that splitting the answer (cited_sentences) finds this sentence whole.
+        shown = " ".join(shown.split())
         parts.append(_with_marker(shown, numbers[key]))
     citations = [citation_for(n, firsts[key].chunk, quotes[key]) for key, n in numbers.items()]
     return " ".join(parts), citations

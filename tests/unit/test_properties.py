@@ -134,6 +134,35 @@ def test_every_quote_is_its_source_at_its_span(case: tuple[dict[str, str], list[
     assert [n for _, ns in cited_sentences(answer) for n in ns] == [number[s.chunk.doc_id] for s in picked]
 
 
+@st.composite
+def loose_sentences(draw: st.DrawFn) -> str:
+    """A sentence as documents give them: maybe numbered, maybe no final mark (a heading, a clause
+    of a licence), maybe hard-wrapped (a newline before a lower-case word)."""
+    words = draw(st.lists(_LOWER, min_size=2, max_size=10))
+    words[0] = words[0].capitalize()
+    gaps = [draw(st.sampled_from([" ", " ", "\n"])) for _ in words[1:]]
+    body = words[0] + "".join(g + w for g, w in zip(gaps, words[1:], strict=True))
+    number = draw(st.sampled_from(["", "", "", "2. ", "10. "]))  # a numbered clause: "2. You may …"
+    return number + body + draw(st.sampled_from(["", "", ".", ":", ";", "?"]))
+
+
+@given(st.lists(loose_sentences(), min_size=1, max_size=4), st.data())
+def test_an_answer_splits_back_into_the_sentences_it_was_assembled_from(lines: list[str], data: st.DataObject) -> None:
+    # One sentence per paragraph, so the document splits into exactly these sentences.
+    text = "\n\n".join(lines)
+    spans = split_sentences(text)
+    assert [text[a:b] for a, b in spans] == lines
+    chunk = Chunk(chunk_id="d-0", doc_id="d", source="d.txt", text=text, start=0, end=len(text), index=0)
+    order = data.draw(st.lists(st.sampled_from(spans), min_size=1, max_size=6, unique=True))
+    picked = [CitedSentence(text=text[a:b], chunk=chunk, start=a, end=b, score=0.5) for a, b in order]
+    answer, citations = assemble(picked)
+    assert "\n" not in answer
+    assert cited_sentences(answer) == [(" ".join(s.text.split()), [1]) for s in picked]
+    assert [(q.start, q.end) for q in citations[0].quotes] == order
+    for q in citations[0].quotes:
+        assert text[q.start : q.end] == q.text  # the quote stays verbatim, newlines and all
+
+
 # -- cite markers round-trip ---------------------------------------------------------------------
 @given(st.lists(st.tuples(sentences(), st.lists(st.integers(min_value=1, max_value=999), max_size=3)), max_size=8))
 def test_cite_markers_round_trip(parts: list[tuple[str, list[int]]]) -> None:
@@ -143,6 +172,18 @@ def test_cite_markers_round_trip(parts: list[tuple[str, list[int]]]) -> None:
     # sentences leaves a double space: strip_markers only closes gaps before punctuation).
     assert strip_markers(text).split() == " ".join(s for s, _ in parts).split()
     assert not CITATION_RE.search(strip_markers(text))
+
+
+@given(
+    st.lists(
+        st.tuples(loose_sentences(), st.lists(st.integers(min_value=1, max_value=999), min_size=1, max_size=3)),
+        max_size=8,
+    )
+)
+def test_markers_end_a_sentence_that_has_no_final_mark(parts: list[tuple[str, list[int]]]) -> None:
+    flat = [(" ".join(s.split()), ns) for s, ns in parts]
+    text = " ".join(f"{s} {''.join(marker(n) for n in ns)}" for s, ns in flat)
+    assert cited_sentences(text) == flat
 
 
 @given(st.integers(min_value=0, max_value=999))
