@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from eval.corpora import CORPORA
+from eval.questions import DEV_PATH
 from rag.answer.evidence import EVIDENCE_MODEL_PATH, EvidenceModel
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.settings import Settings
-
-DEV_PATH = Path(__file__).parent / "dev.jsonl"
 
 
 def best_threshold(

@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["QUESTIONS_PATH", "THRESHOLDS_PATH", "check_thresholds", "load_questions", "load_thresholds"]
+__all__ = ["DEV_PATH", "QUESTIONS_PATH", "THRESHOLDS_PATH", "check_thresholds", "load_questions", "load_thresholds"]
 
 HERE = Path(__file__).resolve().parent
 QUESTIONS_PATH = HERE / "questions.jsonl"
+#: The seed corpus's development questions: calibration fits on these, never on ``QUESTIONS_PATH``.
+DEV_PATH = HERE / "dev.jsonl"
 THRESHOLDS_PATH = HERE / "thresholds.json"
 
 

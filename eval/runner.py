@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval.corpora import CORPORA, Corpus
-from eval.questions import QUESTIONS_PATH, THRESHOLDS_PATH, check_thresholds, load_questions, load_thresholds
+from eval.questions import DEV_PATH, QUESTIONS_PATH, THRESHOLDS_PATH, check_thresholds, load_questions, load_thresholds
 from eval.report import REPORTS_DIR, EvalRun, format_markdown, format_table, package_versions, write_reports
 from eval.scoring import METRICS, ItemResult, Judge, SystemRun, aggregate, score_item, short
 
@@ -211,6 +211,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="extra corpus of eval/corpora to run beside the seed questions (repeatable; default: all of them "
         "when the default question set runs; 'none' for the seeds only)",
     )
+    p.add_argument(
+        "--dev",
+        action="store_true",
+        help="run the development question sets (eval/dev.jsonl and each corpus's dev.jsonl), which "
+        "calibration fits on, instead of the held-out ones",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -227,9 +233,17 @@ def register(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``rag eval``: run, print, write reports, optionally check the gate."""
+    from rag.errors import InputError
     from rag.settings import Settings
 
-    items = load_questions(args.questions, args.types)
+    questions = args.questions
+    if args.dev:
+        if Path(questions).resolve() != QUESTIONS_PATH.resolve():
+            raise InputError("--dev runs the development question sets; leave out --questions")
+        if args.check:
+            raise InputError("the gate's floors (eval/thresholds.json) are held-out figures; leave out --dev")
+        questions = DEV_PATH
+    items = load_questions(questions, args.types)
     settings = Settings()
     if args.mode:
         settings.answer.mode = args.mode
@@ -239,10 +253,13 @@ def run_command(args: argparse.Namespace) -> int:
         fresh_store=not args.store,
         compare=args.compare,
         progress=not args.quiet,
-        questions=str(args.questions),
+        questions=str(questions),
     )
     for corpus in _chosen_corpora(args):
-        sub_items = [it for it in load_questions(corpus.questions) if not args.types or it["type"] in args.types]
+        path = corpus.dev if args.dev else corpus.questions
+        if not path.is_file():
+            continue
+        sub_items = [it for it in load_questions(path) if not args.types or it["type"] in args.types]
         if not sub_items:
             continue
         run.corpora[corpus.name] = run_suite(
@@ -251,7 +268,7 @@ def run_command(args: argparse.Namespace) -> int:
             fresh_store=True,
             compare=False,  # the baseline indexes the seed folder only: it would score 0 on another corpus
             progress=not args.quiet,
-            questions=str(corpus.questions),
+            questions=str(path),
             extra_docs=[corpus.docs],
         )
     paths: tuple[Path, Path] | None = None

@@ -60,6 +60,39 @@ def test_rag_eval_json_compare(tmp_path: Path) -> None:
     assert not (tmp_path / ".rag").exists()  # a fresh temporary store, not the configured one
 
 
+def _rag(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    env["RAG_STORE_PATH"] = str(tmp_path / ".rag" / "chroma")
+    env["RAG_INGEST_SEEDS_PATH"] = str(SEEDS)
+    rag = str(Path(sys.executable).parent / "rag")
+    return subprocess.run([rag, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _count(path: Path, qtype: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return sum(1 for line in lines if line.strip() and json.loads(line)["type"] == qtype)
+
+
+def test_rag_eval_dev_runs_the_development_sets(tmp_path: Path) -> None:
+    r = _rag(
+        ["eval", "--dev", "--json", "--mode", "extractive", "--type", "unanswerable", "--no-report", "-q"], tmp_path
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    dev, licences = ROOT / "eval" / "dev.jsonl", ROOT / "eval" / "corpora" / "licenses" / "dev.jsonl"
+    assert d["questions"] == {"path": str(dev), "n": _count(dev, "unanswerable")}
+    got = d["corpora"]["licenses"]["questions"]
+    assert got == {"path": str(licences), "n": _count(licences, "unanswerable")}
+    assert set(d["by_type"]) == {"unanswerable"} and d["metrics"]["abstention_recall"] is not None
+
+
+def test_rag_eval_dev_refuses_the_gate_and_another_question_file(tmp_path: Path) -> None:
+    r = _rag(["eval", "--dev", "--check", "-q"], tmp_path)
+    assert r.returncode == 2 and "held-out" in r.stderr and "--dev" in r.stderr
+    r = _rag(["eval", "--dev", "--questions", str(ROOT / "eval" / "questions.jsonl.missing"), "-q"], tmp_path)
+    assert r.returncode == 2 and "leave out --questions" in r.stderr
+
+
 def test_baseline_cites_top_node_and_never_abstains(tmp_path: Path) -> None:
     from eval.baseline import Baseline
 
