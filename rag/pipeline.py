@@ -32,6 +32,7 @@ from rag.retrieve.hybrid import HybridRetriever, Query
 from rag.retrieve.lexical import LexicalIndex
 from rag.settings import Settings
 from rag.types import Answer, Document, DocumentInfo, ScoredChunk, StreamEvent
+from rag.verify.constraints import rare_unseen_word
 from store import VectorStore, open_store
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ class Pipeline:
                     min_probability=a.min_probability if a.abstain_on == "model" else None,
                     cache_size=self.settings.retrieve.chunk_cache,
                     documents=self._documents_about,
+                    unseen=rare_unseen_word(index.has_prefix, self.embedder.count_tokens),
                 )
                 self._built = (index, built)
             return self._built[1]

@@ -154,6 +154,7 @@ class ExtractiveAnswerer:
         model: EvidenceModel | None = None,
         min_probability: float | None = None,
         documents: Callable[[], Iterable[str]] | None = None,
+        unseen: Callable[[str], bool] | None = None,
     ) -> None:
         self.aliases = aliases
         self.idf = idf
@@ -168,6 +169,8 @@ class ExtractiveAnswerer:
         #: What names every document of the corpus (title, file name, date): a name the retrieved
         #: chunks lack may still be a document's ("BSD" is only the file name of bsd.txt).
         self.documents: Callable[[], Iterable[str]] = documents or (lambda: ())
+        #: Tells a rare word no chunk uses in any form (``rare_unseen_word``); None: only names count.
+        self.unseen = unseen
         #: Compute the anchor's features even when abstaining on the score (calibration reads them).
         self.collect_features = False
         self._cache: LRU[list[_Sentence]] = LRU(cache_size)
@@ -213,7 +216,7 @@ class ExtractiveAnswerer:
 
     def constraints(self, question: str) -> Constraints:
         """The numbers, rare names and answer type ``question`` demands of its evidence."""
-        return extract(question, self.aliases, self.df)
+        return extract(question, self.aliases, self.df, self.unseen)
 
     def _chunk_terms(self, chunk: Chunk) -> frozenset[str]:
         """The chunk's lexical terms (all of its text, headings included), cached by chunk id."""

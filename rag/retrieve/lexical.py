@@ -7,6 +7,7 @@ at 100k chunks the bm25s build it replaces peaked at 1.3 GB of Python lists of t
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import shutil
@@ -98,6 +99,14 @@ class LexicalIndex:
         # Term t's postings: documents indices[indptr[t]:indptr[t+1]] with weights data[...].
         self._matrix = matrix
         self.n_docs = len(ids)
+        self._sorted_terms: list[str] | None = None
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Some term of the corpus starts with ``prefix`` (the sorted vocabulary is built on first use)."""
+        if self._sorted_terms is None:
+            self._sorted_terms = sorted(self.vocab)
+        i = bisect.bisect_left(self._sorted_terms, prefix)
+        return i < len(self._sorted_terms) and self._sorted_terms[i].startswith(prefix)
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, str] | tuple[str, str, str, str]], aliases: Aliases) -> LexicalIndex:

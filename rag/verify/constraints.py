@@ -48,6 +48,7 @@ __all__ = [
     "numbers",
     "predicate_coverage",
     "predicate_terms",
+    "rare_unseen_word",
     "statement_names",
     "title_acronym",
     "verb_head",
@@ -508,8 +509,34 @@ def about_words(about: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def extract(question: str, aliases: Aliases, df: Callable[[str], int]) -> Constraints:
-    """The constraints of ``question``; ``df`` gives the number of chunks holding a (stemmed) term."""
+# A lower-case question word the tokenizer splits into this many pieces is rare in the language, not
+# only in the corpus ("cryptocurrency": 5; "afraid", "worries": 1). Dev questions separate at 2 to 5:
+# every such word of an answerable dev question is one piece; 3 leaves two-piece compounds alone.
+RARE_WORD_PIECES = 3
+# A corpus term sharing all but the last three letters of the word's stem is the same word in another
+# form ("redistributions" and "redistribute").
+_FORM_SLACK = 3
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]{5,}(?![\w'’-])")
+
+
+def rare_unseen_word(
+    has_prefix: Callable[[str], bool], count_tokens: Callable[[list[str]], list[int]]
+) -> Callable[[str], bool]:
+    """The test that a lower-case word is rare in the language (``count_tokens``: the embedder's
+    tokenizer) and in no form a corpus term (``has_prefix``: the lexical index)."""
+
+    def test(word: str) -> bool:
+        s = stem(word)
+        return not has_prefix(s[: max(5, len(s) - _FORM_SLACK)]) and count_tokens([word])[0] >= RARE_WORD_PIECES
+
+    return test
+
+
+def extract(
+    question: str, aliases: Aliases, df: Callable[[str], int], unseen: Callable[[str], bool] | None = None
+) -> Constraints:
+    """The constraints of ``question``; ``df`` gives the number of chunks holding a (stemmed) term,
+    ``unseen`` tells a rare word the corpus never uses (without it, lower-case words are never names)."""
     masked = _mask_aliases(question, aliases)
     names = []
     for run in _names_in(masked, skip_first=True):
@@ -526,6 +553,12 @@ def extract(question: str, aliases: Aliases, df: Callable[[str], int]) -> Constr
             continue
         stems = tuple(stem(w) for w in content)
         names.append(Name(tuple(content), stems, tuple(df(s) for s in stems)))
+    if unseen is not None:
+        # A rare word that no chunk holds ("… raise money with cryptocurrency?") is the question's
+        # subject as much as a name is: the documents that never use it cannot answer.
+        for w in dict.fromkeys(_LOWER_WORD.findall(masked)):
+            if w not in STOPWORDS and df(stem(w)) == 0 and unseen(w):
+                names.append(Name((w,), (stem(w),), (0,)))
     return Constraints(
         numbers=numbers(question),
         years=years(question),

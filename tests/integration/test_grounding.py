@@ -185,6 +185,24 @@ def test_a_name_only_a_file_name_holds_is_known(tmp_path: Path) -> None:
     assert unknown.notice and "porthaven" in unknown.notice.lower()
 
 
+def test_a_rare_word_the_documents_never_use_is_declined(tmp_path: Path) -> None:
+    # "cryptocurrency" (five MiniLM pieces) is in no document, in no form: nothing can answer for it,
+    # though the question's other words find the harbour's fee sentence.
+    harbour = (
+        "The harbour of Castemar charges a mooring fee of twelve euros a night.\n\n"
+        "Boats pay the mooring fee at the harbour office, in cash or by card.\n\n"
+        "The harbour's decarbonisation plan replaced the diesel cranes with electric ones in 2019.\n"
+    )
+    pipe = _pipeline_over(tmp_path, {"harbour.txt": harbour, "ferries.txt": FERRIES})
+    a = pipe.ask("Can boats pay the mooring fee in cryptocurrency?")
+    assert a.abstained and a.notice and "never mention 'cryptocurrency'" in a.notice, (a.text, a.notice)
+    # The same question without the rare word is answered, and a rare word the documents use in
+    # another form ("decarbonised", "decarbonisation") is no unknown word.
+    assert not pipe.ask("How can boats pay the mooring fee?").abstained
+    other_form = pipe.ask("When did the harbour's cranes get decarbonised?")
+    assert not (other_form.notice and "never mention" in other_form.notice), other_form.notice
+
+
 def test_front_matter_dates_its_document_and_answers_nothing_else(tmp_path: Path) -> None:
     # A document's heading lines ("Version 3.1, March 2019") say when it came out; they are no
     # answer to when anything inside it happened.

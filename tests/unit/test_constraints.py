@@ -10,6 +10,7 @@ from rag.verify.constraints import (
     extract,
     has_answer_type,
     numbers,
+    rare_unseen_word,
     statement_names,
     title_acronym,
     verb_head,
@@ -285,3 +286,21 @@ def test_a_how_many_answer_holds_a_count_of_what_is_asked() -> None:
     rule = TypedAnswer("number", (stem("drones"), stem("own")), load_aliases(), (stem("drones"),))
     assert rule.held_by("The air force owns 12 drones.")
     assert not rule.held_by("The air force lost a drone in 2022, and 5,000 soldiers left.")
+
+
+# Piece counts of an imaginary tokenizer, and the terms of an imaginary corpus.
+PIECES = {"cryptocurrency": 5, "afraid": 1, "router": 2, "decarbonised": 4}
+TERMS = ("decarboniz", "harbour", "taliban")
+
+
+def test_a_rare_lower_case_word_no_corpus_term_holds_is_a_name_the_documents_lack() -> None:
+    unseen = rare_unseen_word(
+        lambda prefix: any(t.startswith(prefix) for t in TERMS), lambda ws: [PIECES.get(w, 1) for w in ws]
+    )
+    cons = extract("How does ISKP raise money with cryptocurrency?", ALIASES, df, unseen)
+    assert [n.words for n in cons.unknown_names()] == [("cryptocurrency",)]
+    # Common words (one or two pieces) and a rare word the corpus holds in another form are not.
+    for q in ("Why is the Taliban afraid of routers?", "When was the harbour decarbonised?"):
+        assert extract(q, ALIASES, df, unseen).unknown_names() == [], q
+    # Without the test, lower-case words never count as names.
+    assert extract("How does ISKP raise money with cryptocurrency?", ALIASES, df).unknown_names() == []
