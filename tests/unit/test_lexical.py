@@ -107,3 +107,9 @@ def test_a_phrase_pointing_at_the_documents_is_not_searched() -> None:
     # A text of something is what is asked about, and a question made only of the phrase stays whole.
     assert searched_text("What is in the text of the MPL?") == "What is in the text of the MPL?"
     assert searched_text("According to the documents?") == "According to the documents?"
+
+
+def test_has_prefix_asks_whether_any_corpus_term_starts_so(index: LexicalIndex) -> None:
+    assert index.has_prefix("farm") and index.has_prefix("whea") and index.has_prefix("riv")
+    assert not index.has_prefix("cryptocurr") and not index.has_prefix("zz")
+    assert not LexicalIndex.build(iter([]), ALIASES).has_prefix("a")
