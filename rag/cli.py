@@ -151,7 +151,8 @@ def format_sources(a: Answer, show_retrieved: bool = False) -> str:
             meta = ", ".join(safe(x) for x in (c.publisher or "publisher unknown", c.date) if x)
             out.append(f"  [{c.n}] {safe(c.title)}" + (f" — {meta}" if meta else "") + f"  ({safe(c.source)})")
             for q in c.quotes or ():
-                out.append(_wrap(safe(f"“{q.text}”"), indent="      "))
+                # A hard-wrapped quote reads as one line here; --json keeps it verbatim, breaks and all.
+                out.append(_wrap(safe(f"“{' '.join(q.text.split())}”"), indent="      "))
     if show_retrieved:
         out.append("")
         out.append("Retrieved:")
