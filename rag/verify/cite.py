@@ -84,8 +84,8 @@ def _after_markers(seg: str) -> list[str]:
 
 
 def strip_markers(text: str) -> str:
-    """``text`` without any citation markers."""
-    return re.sub(r"\s+([.,;:!?])", r"\1", CITATION_RE.sub("", text)).strip()
+    """``text`` without any citation markers (nor the spaces before them)."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"[ \t]*" + CITATION_RE.pattern, "", text)).strip()
 
 
 def defuse_markers(text: str) -> str:

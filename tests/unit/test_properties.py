@@ -168,9 +168,8 @@ def test_an_answer_splits_back_into_the_sentences_it_was_assembled_from(lines: l
 def test_cite_markers_round_trip(parts: list[tuple[str, list[int]]]) -> None:
     text = " ".join(f"{s} {''.join(marker(n) for n in ns)}".rstrip() for s, ns in parts)
     assert cited_sentences(text) == [(s, ns) for s, ns in parts]
-    # Without its markers the answer is its sentences' words, in order (a marker between two
-    # sentences leaves a double space: strip_markers only closes gaps before punctuation).
-    assert strip_markers(text).split() == " ".join(s for s, _ in parts).split()
+    # Without its markers (and the spaces before them) the answer is its sentences, one space apart.
+    assert strip_markers(text) == " ".join(s for s, _ in parts)
     assert not CITATION_RE.search(strip_markers(text))
 
 
@@ -184,6 +183,22 @@ def test_markers_end_a_sentence_that_has_no_final_mark(parts: list[tuple[str, li
     flat = [(" ".join(s.split()), ns) for s, ns in parts]
     text = " ".join(f"{s} {''.join(marker(n) for n in ns)}" for s, ns in flat)
     assert cited_sentences(text) == flat
+
+
+def test_markers_inside_a_sentence_do_not_end_it() -> None:
+    # Only markers followed by a sentence's opening end one: a lower-case word, a comma or a full stop
+    # after them continues the sentence (an LLM citing mid-sentence).
+    assert cited_sentences("ISKP [1] and the Taliban [2] fight. Next one. [3]") == [
+        ("ISKP and the Taliban fight.", [1, 2]),
+        ("Next one.", [3]),
+    ]
+    assert cited_sentences("The Taliban [1], ISKP [2] and others [3].") == [
+        ("The Taliban, ISKP and others.", [1, 2, 3])
+    ]
+    assert cited_sentences("A clause without a stop [1] Another one [2]") == [
+        ("A clause without a stop", [1]),
+        ("Another one", [2]),
+    ]
 
 
 @given(st.integers(min_value=0, max_value=999))
