@@ -37,7 +37,7 @@ def store(seeded_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pipeline(store: Path, url: str, max_tokens: int) -> Any:
+def _pipeline(store: Path, url: str, max_tokens: int, **parts: Any) -> Any:
     from rag.pipeline import Pipeline
     from rag.settings import Settings
 
@@ -47,7 +47,7 @@ def _pipeline(store: Path, url: str, max_tokens: int) -> Any:
         retrieve={"top_k": TOP_K},
         llm={"base_url": url, "api_key": "none", "max_tokens": max_tokens, "timeout": 180},
     )
-    return Pipeline.from_settings(settings)
+    return Pipeline.from_settings(settings, **parts)
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +81,12 @@ def test_injection_document_in_llm_mode(pipe: Any, item: dict[str, Any]) -> None
 
 
 def test_nothing_verified_falls_back_to_the_extractive_answer(store: Path, llm_url: str) -> None:
-    # 16 tokens (the least the settings allow): the model's sentence is cut or says it cannot answer,
-    # so nothing verifies and the extractive answer must come back instead.
-    with _pipeline(store, llm_url, 16) as p:
+    # The real server answers, and a judge that accepts no sentence makes sure nothing verifies
+    # (with the real judge, whether the model's few words hold depends on what it writes, which
+    # varies with the server's prompt cache): the extractive answer must come back instead.
+    from rag.testing import WordOverlapJudge
+
+    with _pipeline(store, llm_url, 16, judge=WordOverlapJudge(min_overlap=1.01)) as p:
         question = "Why does ISKP oppose the Taliban?"
         extractive = p.ask(question, mode="extractive")
         events = list(p.ask_stream(question, mode="llm"))
