@@ -32,7 +32,9 @@ CANNOT_ANSWER = "I could not find this in the documents."
 CITATION_RE = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _SENTENCE_END = re.compile(r"([.!?…]+[\"'”’»)]*)\s*$")
 # A run of markers; in an answer it closes a sentence, even one without terminal punctuation.
-_MARKER_RUN = re.compile(r"(?:[ \t]*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+")
+_MARKER_RUN = re.compile(rf"(?:[ \t]*{CITATION_RE.pattern})+")
+# Markers opening a segment belong to the sentence before it.
+_LEADING_MARKERS = re.compile(rf"^(?:\s*{CITATION_RE.pattern})+")
 
 
 def marker(n: int) -> str:
@@ -59,12 +61,12 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
     out: list[tuple[str, list[int]]] = []
     for a, b in split_sentences(text):
         for seg in _after_markers(text[a:b]):
-            lead = re.match(r"^(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+", seg)
+            lead = _LEADING_MARKERS.match(seg)
             if lead and out:
                 out[-1][1].extend(parse_markers(lead.group()))
                 seg = seg[lead.end() :]
-            if strip_markers(seg):
-                out.append((strip_markers(seg), parse_markers(seg)))
+            if sentence := strip_markers(seg):
+                out.append((sentence, parse_markers(seg)))
     return out
 
 

@@ -520,7 +520,7 @@ _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]{5,}(?![\w'’-])")
 
 
 def rare_unseen_word(
-    has_prefix: Callable[[str], bool], count_tokens: Callable[[list[str]], list[int]]
+    has_prefix: Callable[[str], bool], count_tokens: Callable[[Sequence[str]], list[int]]
 ) -> Callable[[str], bool]:
     """The test that a lower-case word is rare in the language (``count_tokens``: the embedder's
     tokenizer) and in no form a corpus term (``has_prefix``: the lexical index)."""
@@ -557,8 +557,8 @@ def extract(
         # A rare word that no chunk holds ("… raise money with cryptocurrency?") is the question's
         # subject as much as a name is: the documents that never use it cannot answer.
         for w in dict.fromkeys(_LOWER_WORD.findall(masked)):
-            if w not in STOPWORDS and df(stem(w)) == 0 and unseen(w):
-                names.append(Name((w,), (stem(w),), (0,)))
+            if w not in STOPWORDS and df(s := stem(w)) == 0 and unseen(w):
+                names.append(Name((w,), (s,), (0,)))
     return Constraints(
         numbers=numbers(question),
         years=years(question),
